@@ -1,0 +1,318 @@
+"""IPLD building blocks: CIDs, block verification, and the dag-pb / UnixFS codecs.
+
+Everything that turns bytes into a content address, or a block into the links and
+data it holds, lives here, so the importer (:mod:`eurec4a.unixfs`), the reader
+(:mod:`eurec4a.dag`), the gateway of the test stack and the ``ipfs`` filesystem
+all agree on one implementation.
+
+CIDs, multihashes and varints come from the ``multiformats`` package. The two
+protobuf codecs (dag-pb's ``PBNode``/``PBLink`` and UnixFS's ``Data``) are written
+here because no maintained Python library implements them: ``libipld`` decodes
+only DAG-CBOR, and the ``ipld-dag-pb`` package on PyPI is an unmaintained 0.0.1.
+Both schemas are tiny (five fields and eight fields) and fixed by the specs
+https://ipld.io/specs/codecs/dag-pb/spec/ and https://specs.ipfs.tech/unixfs/.
+
+Examples
+--------
+>>> cid = raw_cid(b"hello")
+>>> str(cid)
+'bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq'
+>>> verify_block(cid, b"hello")
+>>> node = decode_pbnode(encode_pbnode(b"\\x08\\x01", []))
+>>> node.data
+b'\\x08\\x01'
+"""
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import Iterable
+
+from multiformats import CID, multihash, varint
+
+from .errors import BlockVerificationError
+
+__all__ = [
+    "CID",
+    "PBLink",
+    "PBNode",
+    "UnixFSData",
+    "DAG_PB",
+    "RAW",
+    "UNIXFS_RAW",
+    "UNIXFS_DIRECTORY",
+    "UNIXFS_FILE",
+    "UNIXFS_METADATA",
+    "UNIXFS_SYMLINK",
+    "UNIXFS_HAMT_SHARD",
+    "HAMT_HASH_MURMUR3",
+    "raw_cid",
+    "dag_pb_cid",
+    "block_cid",
+    "verify_block",
+    "encode_pbnode",
+    "decode_pbnode",
+    "encode_unixfs",
+    "decode_unixfs",
+    "hamt_hash",
+]
+
+DAG_PB = 0x70
+RAW = 0x55
+
+UNIXFS_RAW = 0
+UNIXFS_DIRECTORY = 1
+UNIXFS_FILE = 2
+UNIXFS_METADATA = 3
+UNIXFS_SYMLINK = 4
+UNIXFS_HAMT_SHARD = 5
+
+#: multicodec of murmur3-x64-64, the only hash UnixFS HAMT shards use.
+HAMT_HASH_MURMUR3 = 0x22
+
+
+# ---------------------------------------------------------------- CIDs and blocks
+
+def raw_cid(data: bytes) -> CID:
+    """CIDv1 of a ``raw`` block (sha2-256), as used for raw leaves."""
+    return CID("base32", 1, "raw", multihash.digest(data, "sha2-256"))
+
+
+def dag_pb_cid(data: bytes, version: int = 0) -> CID:
+    """CID of a dag-pb block (sha2-256); CIDv0 (``Qm...``) by default."""
+    digest = multihash.digest(data, "sha2-256")
+    if version == 0:
+        return CID("base58btc", 0, "dag-pb", digest)
+    return CID("base32", 1, "dag-pb", digest)
+
+
+def block_cid(cid_like: CID, data: bytes) -> CID:
+    """The CID that ``data`` would have with the version, codec and hash of ``cid_like``."""
+    hashfun = multihash.get(cid_like.hashfun.name)
+    digest = hashfun.digest(data)
+    base = "base58btc" if cid_like.version == 0 else "base32"
+    return CID(base, cid_like.version, cid_like.codec, digest)
+
+
+def verify_block(cid: CID, data: bytes, *, source: str | None = None) -> None:
+    """Check that ``data`` hashes to ``cid``; raise :class:`BlockVerificationError` if not.
+
+    Parameters
+    ----------
+    cid
+        The content identifier the block was asked for by.
+    data
+        The bytes that were received.
+    source
+        Where the bytes came from (a gateway URL, a cache path), named in the error.
+
+    Examples
+    --------
+    >>> verify_block(raw_cid(b"a"), b"a")
+    >>> verify_block(raw_cid(b"a"), b"b")
+    Traceback (most recent call last):
+    ...
+    eurec4a.errors.BlockVerificationError: ...
+    """
+    try:
+        hashfun = multihash.get(cid.hashfun.name)
+    except KeyError as exc:  # pragma: no cover - exotic hash functions
+        raise BlockVerificationError(
+            f"cannot verify block {cid}: hash function {cid.hashfun.name!r} is not supported"
+        ) from exc
+    if cid.hashfun.name == "identity":
+        expected = cid.raw_digest
+        ok = expected == data
+    else:
+        ok = hmac.compare_digest(hashfun.digest(data), bytes(cid.digest))
+    if not ok:
+        where = f" from {source}" if source else ""
+        raise BlockVerificationError(
+            f"block received{where} does not match its CID {cid}: the bytes were altered "
+            "or belong to another block; they were discarded"
+        )
+
+
+# ---------------------------------------------------------------- protobuf helpers
+
+def _key(field: int, wire: int) -> bytes:
+    return varint.encode((field << 3) | wire)
+
+
+def _len_field(field: int, payload: bytes) -> bytes:
+    return _key(field, 2) + varint.encode(len(payload)) + payload
+
+
+def _varint_field(field: int, value: int) -> bytes:
+    return _key(field, 0) + varint.encode(value)
+
+
+def _read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("truncated varint in protobuf message")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 64 bits in protobuf message")
+
+
+def _fields(buf: bytes | memoryview) -> Iterable[tuple[int, int, int | bytes]]:
+    """Yield ``(field, wire_type, value)`` of a protobuf message (varint and length-delimited)."""
+    pos = 0
+    n = len(buf)
+    while pos < n:
+        key, pos = _read_varint(buf, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(buf, pos)
+            yield field, wire, value
+        elif wire == 2:
+            length, pos = _read_varint(buf, pos)
+            if pos + length > n:
+                raise ValueError("truncated length-delimited field in protobuf message")
+            yield field, wire, bytes(buf[pos:pos + length])
+            pos += length
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+# ---------------------------------------------------------------- dag-pb
+
+@dataclasses.dataclass(frozen=True)
+class PBLink:
+    """A dag-pb link: the CID of a child, its name and the cumulative size of its DAG."""
+
+    cid: CID
+    name: str | None = None
+    tsize: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PBNode:
+    """A decoded dag-pb node: opaque ``data`` (UnixFS ``Data`` in practice) and ``links``."""
+
+    data: bytes | None
+    links: tuple[PBLink, ...]
+
+
+def encode_pbnode(data: bytes | None, links: Iterable[PBLink]) -> bytes:
+    """Encode a dag-pb node canonically (links first, then data, as the spec orders them)."""
+    out = bytearray()
+    for link in links:
+        body = _len_field(1, bytes(link.cid))
+        if link.name is not None:
+            body += _len_field(2, link.name.encode("utf-8"))
+        if link.tsize is not None:
+            body += _varint_field(3, link.tsize)
+        out += _len_field(2, body)
+    if data is not None:
+        out += _len_field(1, data)
+    return bytes(out)
+
+
+def decode_pbnode(block: bytes) -> PBNode:
+    """Decode a dag-pb block.
+
+    Raises ``ValueError`` for bytes that are not a dag-pb node.
+    """
+    data: bytes | None = None
+    links: list[PBLink] = []
+    for field, wire, value in _fields(block):
+        if field == 1 and wire == 2:
+            data = value  # type: ignore[assignment]
+        elif field == 2 and wire == 2:
+            cid = name = tsize = None
+            for lf, lw, lv in _fields(value):  # type: ignore[arg-type]
+                if lf == 1 and lw == 2:
+                    cid = CID.decode(lv)  # type: ignore[arg-type]
+                elif lf == 2 and lw == 2:
+                    name = lv.decode("utf-8")  # type: ignore[union-attr]
+                elif lf == 3 and lw == 0:
+                    tsize = lv
+            if cid is None:
+                raise ValueError("dag-pb link without a Hash")
+            links.append(PBLink(cid, name, tsize))  # type: ignore[arg-type]
+        else:
+            raise ValueError(f"unexpected field {field} in dag-pb node")
+    return PBNode(data, tuple(links))
+
+
+# ---------------------------------------------------------------- UnixFS Data
+
+@dataclasses.dataclass(frozen=True)
+class UnixFSData:
+    """The UnixFS ``Data`` message carried in a dag-pb node's data field."""
+
+    type: int
+    data: bytes | None = None
+    filesize: int | None = None
+    blocksizes: tuple[int, ...] = ()
+    hash_type: int | None = None
+    fanout: int | None = None
+
+
+def encode_unixfs(msg: UnixFSData) -> bytes:
+    """Encode a UnixFS ``Data`` message the way kubo and js-ipfs-unixfs do.
+
+    Field order is Type, Data, filesize, blocksizes (not packed), hashType, fanout.
+    Absent (``None``) fields are left out.
+    """
+    out = _varint_field(1, msg.type)
+    if msg.data is not None:
+        out += _len_field(2, msg.data)
+    if msg.filesize is not None:
+        out += _varint_field(3, msg.filesize)
+    for size in msg.blocksizes:
+        out += _varint_field(4, size)
+    if msg.hash_type is not None:
+        out += _varint_field(5, msg.hash_type)
+    if msg.fanout is not None:
+        out += _varint_field(6, msg.fanout)
+    return out
+
+
+def decode_unixfs(data: bytes | None) -> UnixFSData:
+    """Decode a UnixFS ``Data`` message (raises ``ValueError`` when it is not one)."""
+    if data is None:
+        raise ValueError("dag-pb node has no UnixFS data")
+    kind = None
+    payload = filesize = hash_type = fanout = None
+    blocksizes: list[int] = []
+    for field, wire, value in _fields(data):
+        if field == 1 and wire == 0:
+            kind = value
+        elif field == 2 and wire == 2:
+            payload = value
+        elif field == 3 and wire == 0:
+            filesize = value
+        elif field == 4 and wire == 0:
+            blocksizes.append(value)  # type: ignore[arg-type]
+        elif field == 4 and wire == 2:  # packed encoding, accepted when reading
+            pos = 0
+            while pos < len(value):  # type: ignore[arg-type]
+                size, pos = _read_varint(value, pos)  # type: ignore[arg-type]
+                blocksizes.append(size)
+        elif field == 5 and wire == 0:
+            hash_type = value
+        elif field == 6 and wire == 0:
+            fanout = value
+        # mode (7) and mtime (8) are metadata this package neither writes nor needs
+    if kind is None:
+        raise ValueError("UnixFS data without a Type")
+    return UnixFSData(kind, payload, filesize, tuple(blocksizes), hash_type, fanout)  # type: ignore[arg-type]
+
+
+def hamt_hash(name: str | bytes) -> bytes:
+    """The 64-bit murmur3 hash (x64 variant, big-endian) UnixFS HAMT shards index names by."""
+    import mmh3
+
+    raw = name.encode("utf-8") if isinstance(name, str) else name
+    h1, _ = mmh3.hash64(raw, signed=False)
+    return h1.to_bytes(8, "big")

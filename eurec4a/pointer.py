@@ -1,0 +1,342 @@
+"""The pointer file (``cids.json``): which catalog CID is the latest, and its history.
+
+Format::
+
+    {"intake": {"latest": "<CID>",
+                "versions": [{"date": "YYYY-MM-DD", "cid": "<CID>"}, ...]}}
+
+Reading (:func:`get_latest_intake_cid`, :func:`get_catalog_versions`) is what users
+need; writing (:func:`add_version`, :func:`update_pointer_file`) is what maintainers
+need after publishing a new catalog version.
+
+How a pointer is obtained, in order:
+
+1. from memory, if this process fetched it already (at most one fetch per process
+   and URL within the time to live);
+2. from the on-disk copy in the cache, if younger than the time to live
+   (``pointer_ttl``, default 600 s, ``EUREC4A_POINTER_TTL``);
+3. from the server;
+4. if the server cannot be reached: the last copy on disk, however old, with a
+   warning that names its age; else the snapshot shipped inside the package
+   (only for the URL it is a snapshot of), with a warning naming its date;
+5. else :class:`~eurec4a.errors.ServerUnreachableError` naming the URL and the
+   setting that changes it.
+
+A pointer file that is not JSON or lacks ``intake.latest`` is never used: it is a
+:class:`~eurec4a.errors.PointerFileError`, also when it is an old copy on disk.
+
+Examples
+--------
+>>> doc = {"intake": {"latest": "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", "versions": []}}
+>>> str(parse_pointer(doc).latest)
+'QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N'
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from multiformats import CID
+
+from . import config
+from .cid import parse_cid
+from .errors import InvalidCIDError, PointerFileError, ServerUnreachableError
+from .http import http_get
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CatalogVersion",
+    "Pointer",
+    "parse_pointer",
+    "fetch_pointer",
+    "get_latest_intake_cid",
+    "get_catalog_versions",
+    "add_version",
+    "update_pointer_file",
+    "SNAPSHOT_PATH",
+]
+
+#: The snapshot of the community's pointer file shipped with each release.
+SNAPSHOT_PATH = Path(__file__).parent / "data" / "cids.json"
+
+_memo: dict[str, tuple[float, "Pointer"]] = {}
+_memo_lock = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogVersion:
+    """One published catalog version: its date (``YYYY-MM-DD``) and root CID."""
+
+    date: str
+    cid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Pointer:
+    """A parsed pointer file."""
+
+    latest: CID
+    versions: tuple[CatalogVersion, ...]
+    raw: dict
+
+
+def parse_pointer(doc: Any, *, source: str = "pointer file") -> Pointer:
+    """Validate a decoded pointer document (or its JSON text/bytes).
+
+    Raises
+    ------
+    PointerFileError
+        When it is not JSON, not an object, lacks ``intake.latest``, or holds a bad CID or date.
+
+    Examples
+    --------
+    >>> parse_pointer(b"[]")
+    Traceback (most recent call last):
+    ...
+    eurec4a.errors.PointerFileError: pointer file is not a JSON object ...
+    """
+    expected = 'expected {"intake": {"latest": "<CID>", "versions": [{"date": "YYYY-MM-DD", "cid": "<CID>"}]}}'
+    if isinstance(doc, (bytes, bytearray, str)):
+        try:
+            doc = json.loads(doc)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PointerFileError(f"{source} is not valid JSON ({exc}); {expected}") from None
+    if not isinstance(doc, dict):
+        raise PointerFileError(f"{source} is not a JSON object (got {type(doc).__name__}); {expected}")
+    intake = doc.get("intake")
+    if not isinstance(intake, dict) or "latest" not in intake:
+        raise PointerFileError(f"{source} has no 'intake.latest' entry; {expected}")
+    try:
+        latest = parse_cid(intake["latest"])
+    except InvalidCIDError as exc:
+        raise PointerFileError(f"{source}: 'intake.latest' is not a valid CID: {exc}") from None
+    versions_raw = intake.get("versions", [])
+    if not isinstance(versions_raw, list):
+        raise PointerFileError(f"{source}: 'intake.versions' must be a list; {expected}")
+    versions = []
+    for i, item in enumerate(versions_raw):
+        if not isinstance(item, dict) or not isinstance(item.get("date"), str) or "cid" not in item:
+            raise PointerFileError(f"{source}: 'intake.versions[{i}]' must be an object with 'date' and 'cid'; {expected}")
+        try:
+            _dt.date.fromisoformat(item["date"])
+            cid = parse_cid(item["cid"])
+        except ValueError as exc:
+            raise PointerFileError(f"{source}: 'intake.versions[{i}]' is invalid: {exc}") from None
+        versions.append(CatalogVersion(item["date"], str(cid)))
+    # newest first; stable for equal dates (the later entry in the file counts as newer)
+    ordered = sorted(enumerate(versions), key=lambda iv: (iv[1].date, iv[0]), reverse=True)
+    return Pointer(latest, tuple(v for _, v in ordered), doc)
+
+
+def _disk_path(url: str) -> Path:
+    from .cache import default_cache_dir
+
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
+    return Path(default_cache_dir()) / "pointers" / f"{key}.json"
+
+
+def _read_disk(url: str) -> tuple[Pointer, float] | None:
+    path = _disk_path(url)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("url") != url:
+            return None
+        return parse_pointer(record["content"], source=f"cached pointer file {path}"), float(record["fetched"])
+    except (OSError, ValueError, KeyError, TypeError, PointerFileError):
+        return None
+
+
+def _write_disk(url: str, pointer: Pointer) -> None:
+    from .cache import atomic_write_bytes
+
+    record = {"url": url, "fetched": time.time(), "content": pointer.raw}
+    try:
+        atomic_write_bytes(_disk_path(url), json.dumps(record, sort_keys=True).encode("utf-8"))
+    except OSError as exc:  # a read-only cache must not break catalog access
+        logger.warning("could not store pointer file in the cache: %s", exc)
+
+
+def _snapshot(url: str, snapshot: str | os.PathLike | None) -> tuple[Pointer, str] | None:
+    path = Path(snapshot) if snapshot else SNAPSHOT_PATH
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("url") != url:
+        return None  # a snapshot of another pointer file is not an answer for this one
+    return parse_pointer(record["content"], source=f"pointer snapshot {path}"), str(record.get("taken", "unknown date"))
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:.0f} days"
+
+
+def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, snapshot: str | None = None,
+                  refresh: bool = False) -> Pointer:
+    """Get the pointer file, from memory, disk cache, server or fallbacks (see module docs).
+
+    Parameters
+    ----------
+    pointer_url
+        URL of ``cids.json``; default from ``EUREC4A_CID_POINTER_URL`` or the EUREC4A one.
+    ttl
+        Seconds a copy stays fresh (default from ``EUREC4A_POINTER_TTL``, 600).
+    snapshot
+        A snapshot file to fall back on (default: the one shipped with the package).
+    refresh
+        Ask the server even if a fresh copy exists.
+
+    Examples
+    --------
+    >>> fetch_pointer("http://127.0.0.1:8000/cids.json").latest  # doctest: +SKIP
+    CID('base58btc', 0, 'dag-pb', '1220...')
+    """
+    url_setting = config.resolve("pointer_url", pointer_url)
+    url = url_setting.value
+    ttl_value = float(config.resolve("pointer_ttl", ttl).value)
+    snapshot = config.resolve("pointer_snapshot", snapshot).value
+    now = time.time()
+    if not refresh:
+        with _memo_lock:
+            hit = _memo.get(url)
+        if hit and now - hit[0] < ttl_value:
+            return hit[1]
+        disk = _read_disk(url)
+        if disk and now - disk[1] < ttl_value:
+            with _memo_lock:
+                _memo[url] = (disk[1], disk[0])
+            return disk[0]
+    try:
+        body = http_get(url, setting=f"pointer_url / {config._ENV['pointer_url']}")
+    except ServerUnreachableError as exc:
+        disk = _read_disk(url)
+        if disk:
+            warnings.warn(
+                f"pointer file {url} could not be fetched ({exc.__cause__ or exc}); using the copy "
+                f"fetched {_age(now - disk[1])} ago. A newer catalog version may exist.",
+                stacklevel=3,
+            )
+            return disk[0]
+        snap = _snapshot(url, snapshot)
+        if snap:
+            warnings.warn(
+                f"pointer file {url} could not be fetched and no copy is cached; using the snapshot "
+                f"shipped with eurec4a, taken {snap[1]}. A newer catalog version may exist.",
+                stacklevel=3,
+            )
+            return snap[0]
+        raise
+    pointer = parse_pointer(body, source=f"pointer file {url}")
+    _write_disk(url, pointer)
+    with _memo_lock:
+        _memo[url] = (now, pointer)
+    return pointer
+
+
+def get_latest_intake_cid(pointer_url: str | None = None, **kwargs: Any) -> str:
+    """The root CID of the latest IPFS catalog, as named by the pointer file.
+
+    Examples
+    --------
+    >>> import eurec4a
+    >>> eurec4a.get_latest_intake_cid()  # doctest: +SKIP
+    'QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N'
+    """
+    return str(fetch_pointer(pointer_url, **kwargs).latest)
+
+
+def get_catalog_versions(pointer_url: str | None = None, **kwargs: Any) -> list[CatalogVersion]:
+    """All published catalog versions, newest first.
+
+    Examples
+    --------
+    >>> import eurec4a
+    >>> [(v.date, v.cid) for v in eurec4a.get_catalog_versions()][:1]  # doctest: +SKIP
+    [('2024-05-01', 'Qm...')]
+    """
+    return list(fetch_pointer(pointer_url, **kwargs).versions)
+
+
+def add_version(doc: Any, cid: str, date: str | None = None) -> dict:
+    """Return a new pointer document with ``cid`` added as ``latest`` (history kept).
+
+    Parameters
+    ----------
+    doc
+        The current pointer document (``{}`` or ``None`` to start a new one).
+    cid
+        The new catalog root CID (validated).
+    date
+        ``YYYY-MM-DD``; today (UTC) by default.
+
+    Examples
+    --------
+    >>> new = add_version(None, "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", "2024-01-31")
+    >>> new["intake"]["latest"], len(new["intake"]["versions"])
+    ('QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N', 1)
+    """
+    new_cid = str(parse_cid(cid))
+    day = date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    try:
+        _dt.date.fromisoformat(day)
+    except ValueError:
+        raise PointerFileError(f"date {day!r} is not in YYYY-MM-DD form") from None
+    if doc in (None, {}):
+        doc = {"intake": {"latest": new_cid, "versions": []}}
+    else:
+        parse_pointer(doc)  # refuse to extend what cannot be parsed
+        doc = json.loads(json.dumps(doc))
+    versions = doc["intake"].setdefault("versions", [])
+    if not any(v.get("cid") == new_cid and v.get("date") == day for v in versions):
+        versions.append({"date": day, "cid": new_cid})
+    doc["intake"]["latest"] = new_cid
+    return doc
+
+
+def update_pointer_file(path: str | os.PathLike, cid: str, date: str | None = None) -> dict:
+    """Add ``cid`` to the pointer file at ``path`` as the latest version, atomically.
+
+    A missing file is created; a file that cannot be parsed is refused and left untouched.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "cids.json")
+    >>> _ = update_pointer_file(p, "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", "2024-01-31")
+    >>> json.load(open(p))["intake"]["latest"]
+    'QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N'
+    """
+    from .cache import atomic_write_bytes
+
+    target = Path(path)
+    try:
+        current = target.read_bytes()
+    except FileNotFoundError:
+        doc = None
+    else:
+        doc = parse_pointer(current, source=f"pointer file {target}").raw
+    new = add_version(doc, cid, date)
+    atomic_write_bytes(target, (json.dumps(new, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return new
+
+
+def _clear_memo() -> None:
+    """Forget pointers fetched by this process (tests, long-running servers)."""
+    with _memo_lock:
+        _memo.clear()
