@@ -1,0 +1,60 @@
+"""Parsing what users write as a catalog version, before any network access."""
+import pytest
+
+from eurec4a.cid import parse_cid
+from eurec4a.errors import InvalidCIDError
+
+V0 = "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N"
+V1 = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+
+
+@pytest.mark.parametrize("text", [V0, f"ipfs://{V0}", f"/ipfs/{V0}", f" {V0} ", f"ipfs://{V0}/"])
+def test_cidv0_forms(text):
+    assert str(parse_cid(text)) == V0
+
+
+@pytest.mark.parametrize("text", [V1, f"ipfs://{V1}", f"/ipfs/{V1}"])
+def test_cidv1_forms(text):
+    cid = parse_cid(text)
+    assert cid.version == 1 and str(cid) == V1
+
+
+def test_cidv1_in_another_base_is_normalised_to_base32():
+    b58 = parse_cid(V1).encode("base58btc")
+    assert str(parse_cid(b58)) == V1
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("not-a-cid", ["not-a-cid", "not a valid", "Qm"]),
+        ("", ["empty"]),
+        ("   ", ["empty"]),
+        (V0[:-1], ["not a valid"]),                      # truncated copy
+        (V0[:10] + "0" + V0[11:], ["not a valid"]),       # '0' is not in base58
+        (V0[:10] + "l" + V0[11:], ["not a valid"]),       # 'l' is not in base58 either
+        (f"ipfs://{V0}/catalog.yml", ["path"]),
+        ("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq" + "x", ["not a valid"]),
+    ],
+)
+def test_bad_strings_are_refused_with_a_helpful_message(value, words):
+    with pytest.raises(InvalidCIDError) as info:
+        parse_cid(value)
+    message = str(info.value)
+    for word in words:
+        assert word in message
+    assert "accepted" in message.lower() or "path" in message
+
+
+@pytest.mark.parametrize("value", [1, 1.5, None, b"Qm", ["Qm"]])
+def test_non_strings_are_refused(value):
+    with pytest.raises(InvalidCIDError, match="must be a string"):
+        parse_cid(value)
+
+
+def test_a_dag_cbor_cid_is_not_a_catalog_root():
+    from multiformats import CID, multihash
+
+    cbor = CID("base32", 1, "dag-cbor", multihash.digest(b"x", "sha2-256"))
+    with pytest.raises(InvalidCIDError, match="dag-cbor"):
+        parse_cid(str(cbor))

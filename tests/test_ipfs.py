@@ -1,0 +1,203 @@
+"""The ``ipfs://`` filesystem against the local trustless gateway: verified, cached, failing over."""
+import os
+import pickle
+
+import fsspec
+import pytest
+
+import eurec4a  # registers the filesystem
+from eurec4a.cache import BlockCache
+from eurec4a.errors import ContentNotFoundError, GatewayError
+from eurec4a.ipfs import IPFSFileSystem
+from eurec4a.testing.gateway import BlockStore, TrustlessGateway
+from eurec4a.unixfs import MemoryBlockStore, import_directory
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several chunks, a two-level file DAG with small chunks
+
+
+def _tree(tmp_path):
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    (root / "catalog.yml").write_text("sources: {}\n")
+    (root / "sub" / "data.bin").write_bytes(PAYLOAD)
+    (root / "sub" / ".zattrs").write_text('{"title": "hidden"}')
+    shard = root / "many"
+    shard.mkdir()
+    for i in range(300):
+        (shard / f"0.{i}").write_bytes(f"chunk {i}".encode())
+    return root
+
+
+@pytest.fixture(params=["unixfs-v0-2015", "unixfs-v1-2025"])
+def content(request, tmp_path):
+    store = MemoryBlockStore()
+    # small chunks and a low sharding threshold, so files have inner nodes and "many" is a HAMT
+    root = import_directory(_tree(tmp_path), store, request.param, hidden=True, chunk_size=65536,
+                            hamt_threshold=1000)
+    return root, dict(store.blocks)
+
+
+def _fs(*gateways, **kw):
+    return IPFSFileSystem(gateways=[g.url for g in gateways], skip_instance_cache=True, **kw)
+
+
+def test_reads_files_ranges_and_listings(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw)
+        assert fs.cat(f"ipfs://{root}/catalog.yml") == b"sources: {}\n"
+        assert fs.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+        assert fs.cat_file(f"ipfs://{root}/sub/data.bin", 70000, 70010) == PAYLOAD[70000:70010]
+        assert fs.cat_file(f"ipfs://{root}/sub/data.bin", -5) == PAYLOAD[-5:]
+        with fs.open(f"ipfs://{root}/sub/data.bin") as f:
+            f.seek(200000)
+            assert f.read(100) == PAYLOAD[200000:200100]
+        assert fs.info(f"ipfs://{root}/sub/data.bin")["size"] == len(PAYLOAD)
+        assert fs.info(f"ipfs://{root}/sub")["type"] == "directory"
+        assert sorted(fs.ls(f"ipfs://{root}/sub", detail=False)) == [f"{root}/sub/.zattrs", f"{root}/sub/data.bin"]
+        names = fs.ls(f"ipfs://{root}/many", detail=False)
+        assert len(names) == 300
+        assert fs.cat(f"ipfs://{root}/many/0.123") == b"chunk 123"  # through the HAMT shard
+        assert fs.exists(f"ipfs://{root}/sub/.zattrs")
+        assert not fs.exists(f"ipfs://{root}/sub/missing")
+
+
+def test_one_request_per_cold_file_and_none_when_cached(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw)
+        fs.cat(f"ipfs://{root}/sub/data.bin")
+        assert gw.count() == 1  # path blocks and the whole file in one CAR
+        fs.cat(f"ipfs://{root}/sub/data.bin")
+        assert gw.count() == 1
+        # a new process (fresh instance, fresh memory) sharing the cache: zero requests
+        again = _fs(gw)
+        assert again.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+        assert gw.count() == 1
+
+
+def test_prefetch_fetches_a_tree_once(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw)
+        assert fs.prefetch(f"ipfs://{root}") == 1
+        assert fs.prefetch(f"ipfs://{root}") == 0
+        fs.cat(f"ipfs://{root}/catalog.yml")
+        fs.cat(f"ipfs://{root}/many/0.7")
+        assert gw.count() == 1
+
+
+def test_corrupted_cache_entry_is_detected_and_refetched(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw)
+        fs.cat(f"ipfs://{root}/catalog.yml")
+        cache = BlockCache()
+        file_cid = fs.info(f"ipfs://{root}/catalog.yml")["CID"]
+        path = cache.entry_path(file_cid)
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF
+        path.write_bytes(bytes(data))
+        fresh = _fs(gw)
+        before = gw.count()
+        assert fresh.cat(f"ipfs://{root}/catalog.yml") == b"sources: {}\n"
+        assert gw.count() == before + 1
+
+
+def test_tampering_gateway_is_never_believed(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as bad, TrustlessGateway(blocks) as good:
+        bad.faults.tamper = True
+        fs = _fs(bad, good)
+        for _ in range(3):
+            assert fs.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+            assert fs.cat(f"ipfs://{root}/many/0.42") == b"chunk 42"
+        assert bad.count() == 1  # asked once, then left alone
+        assert good.count() >= 1
+
+
+def test_only_gateway_tampers_is_an_error_not_data(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as bad:
+        bad.faults.tamper = True
+        fs = _fs(bad)
+        with pytest.raises(GatewayError) as info:
+            fs.cat(f"ipfs://{root}/catalog.yml")
+        assert bad.url in str(info.value) and "do not match" in str(info.value)
+        # what was stored are the verified blocks that came before the altered one, never altered bytes
+        genuine = set(blocks.values())
+        stored = [p.read_bytes() for p in (BlockCache().path / "blocks").rglob("*") if p.is_file()]
+        assert all(data in genuine for data in stored)
+
+
+def test_failover_when_first_gateway_is_down(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as down, TrustlessGateway(blocks) as up:
+        down.faults.down = True
+        fs = _fs(down, up)
+        for i in range(20):
+            assert fs.cat(f"ipfs://{root}/many/0.{i}") == f"chunk {i}".encode()
+
+
+def test_flaky_gateway_all_reads_succeed(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as flaky:
+        flaky.faults.seed = 7
+        flaky.faults.failure_rate = 0.3
+        fs = _fs(flaky)
+        for i in range(20):
+            assert fs.cat(f"ipfs://{root}/many/0.{i}") == f"chunk {i}".encode()
+        assert flaky.count() > 20  # some requests failed and were retried
+
+
+def test_not_found_is_definitive_and_does_not_sweep_gateways(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as first, TrustlessGateway(blocks) as second:
+        fs = _fs(first, second)
+        with pytest.raises(ContentNotFoundError, match="typo"):
+            fs.cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/catalog.yml")
+        assert first.count() == 1 and second.count() == 0
+        with pytest.raises(FileNotFoundError):
+            fs.cat(f"ipfs://{root}/no/such/file")
+
+
+def test_rate_limited_gateway_is_rested_not_hammered(content):
+    root, blocks = content
+    with TrustlessGateway(blocks) as limited, TrustlessGateway(blocks) as other:
+        limited.faults.failure_status = 429
+        limited.faults.retry_after = 30
+        limited.faults.failure_rate = 1.0
+        fs = _fs(limited, other)
+        for i in range(10):
+            assert fs.cat(f"ipfs://{root}/many/0.{i}") == f"chunk {i}".encode()
+        assert limited.count() == 1
+
+
+def test_outage_ends_in_an_error_naming_each_gateway(content):
+    root, _ = content
+    with TrustlessGateway(BlockStore()) as a, TrustlessGateway(BlockStore()) as b:
+        a.faults.down = True
+        b.faults.failure_rate = 1.0
+        fs = _fs(a, b)
+        with pytest.raises(GatewayError) as info:
+            fs.cat(f"ipfs://{root}/catalog.yml")
+        assert a.url in str(info.value) and b.url in str(info.value)
+
+
+def test_filesystem_pickles_with_its_settings(content, tmp_path):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw, cache_dir=str(tmp_path / "c"))
+        clone = pickle.loads(pickle.dumps(fs))
+        assert clone.gateway_urls == [gw.url]
+        assert clone.cache.path == tmp_path / "c"
+        assert clone.cat(f"ipfs://{root}/catalog.yml") == b"sources: {}\n"
+
+
+def test_fsspec_url_dispatch_uses_the_verified_filesystem(content, monkeypatch):
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        monkeypatch.setenv("IPFS_GATEWAY", gw.url)
+        with fsspec.open(f"ipfs://{root}/catalog.yml", "rb") as f:
+            assert isinstance(f.fs, IPFSFileSystem)
+            assert f.read() == b"sources: {}\n"
