@@ -57,7 +57,7 @@ CATALOG_PROFILE = "unixfs-v0-2015"
 
 _CATALOG_DRIVERS = {"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog", "yaml_files_cat"}
 _DATA_DRIVERS = {"opendap", "netcdf", "zarr"}
-_COPY_DRIVERS = {"json", "textfiles", "csv"}
+_COPY_DRIVERS = {"json", "jsonfiles", "textfiles", "csv"}
 #: encoding keys that describe on-disk layout of the source, not the values; zarr picks its own
 _DROP_ENCODING = {"chunks", "preferred_chunks", "chunksizes", "zlib", "complevel", "shuffle", "fletcher32",
                   "contiguous", "source", "original_shape", "compression", "szip", "zstd", "bzip2", "blosc",
@@ -137,16 +137,52 @@ def _write_zarr(source, target: Path) -> None:
     ds.to_zarr(str(target), mode="w", consolidated=True, zarr_format=2)
 
 
-def _param_combinations(params: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Every combination of the ``allowed`` values, or ``None`` when a parameter has none."""
-    names, values = [], []
+#: A datetime or integer parameter with ``min``/``max`` and no ``allowed`` list is
+#: enumerated (days, integers) when it spans at most this many values.
+MAX_RANGE_VALUES = 366
+
+
+def _param_values(name: str, spec: dict) -> tuple[list[Any], str]:
+    """The values of one parameter and the jinja expression that names its directory."""
+    import datetime as dt
+
+    allowed = spec.get("allowed")
+    if allowed:
+        return list(allowed), f"{{{{ {name} }}}}"
+    ptype = spec.get("type")
+    lo, hi = spec.get("min"), spec.get("max")
+    if ptype == "datetime" and lo is not None and hi is not None:
+        start = dt.date.fromisoformat(str(lo)[:10])
+        stop = dt.date.fromisoformat(str(hi)[:10])
+        days = (stop - start).days + 1
+        if 0 < days <= MAX_RANGE_VALUES:
+            return ([dt.datetime.combine(start + dt.timedelta(days=i), dt.time()) for i in range(days)],
+                    f"{{{{ {name}.strftime('%Y-%m-%d') }}}}")
+    if ptype == "int" and lo is not None and hi is not None and 0 < int(hi) - int(lo) + 1 <= MAX_RANGE_VALUES:
+        return list(range(int(lo), int(hi) + 1)), f"{{{{ {name} }}}}"
+    raise PublishError(
+        f"parameter {name!r} has no 'allowed' values (nor a daily/integer min..max range of at most "
+        f"{MAX_RANGE_VALUES} values), so its datasets cannot be enumerated"
+    )
+
+
+def _dir_name(value: Any) -> str:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _param_combinations(params: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """Every combination of parameter values, and the urlpath suffix that selects one."""
+    names, values, suffix = [], [], ""
     for name, spec in params.items():
-        allowed = (spec or {}).get("allowed")
-        if not allowed:
-            return None
+        vals, expr = _param_values(name, spec or {})
         names.append(name)
-        values.append(list(allowed))
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+        values.append(vals)
+        suffix += f"/{expr}"
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)], suffix
 
 
 def _open_single(entry_name: str, entry: dict, catalog_dir: str):
@@ -194,11 +230,19 @@ class _Builder:
             args = entry.get("args") or {}
             if driver in _CATALOG_DRIVERS:
                 child = str(args.get("path", ""))
-                if "{{CATALOG_DIR}}" in child.replace(" ", ""):
-                    child_rel = child.replace("{{ CATALOG_DIR }}", "").replace("{{CATALOG_DIR}}", "").lstrip("/")
-                    self.build_file(_join(catalog_dir, child_rel), os.path.join(os.path.dirname(rel), child_rel), path)
-                else:
+                if "CATALOG_DIR" not in child:
                     self.kept.append(path)  # a catalog elsewhere: referenced as it is
+                    continue
+                try:
+                    combos, _ = _param_combinations(entry.get("parameters") or {})
+                except PublishError as exc:
+                    self.failures[path] = str(exc)
+                    continue
+                for combo in combos:
+                    import jinja2
+
+                    child_rel = jinja2.Template(child).render(CATALOG_DIR="", **combo).lstrip("/")
+                    self.build_file(_join(catalog_dir, child_rel), os.path.join(os.path.dirname(rel), child_rel), path)
                 continue
             urlpath = str(args.get("urlpath", ""))
             if "ipfs://" in urlpath or not self.convert_datasets:
@@ -219,23 +263,20 @@ class _Builder:
 
     def convert(self, name: str, entry: dict, catalog_dir: str, driver: str) -> dict:
         params = entry.get("parameters") or {}
-        combos = _param_combinations(params) if params else [{}]
-        if combos is None:
-            raise PublishError("a parameter has no 'allowed' values, so its datasets cannot be enumerated")
+        combos, suffix = _param_combinations(params) if params else ([{}], "")
         base = self.work / f"ds{next(self._counter)}"
         base.mkdir(parents=True)
         source = _open_single(name, entry, catalog_dir)
         for combo in combos:
-            target = base.joinpath(*[str(v) for v in combo.values()]) if combo else base / "data"
+            target = base.joinpath(*[_dir_name(v) for v in combo.values()]) if combo else base / "data"
             target.parent.mkdir(parents=True, exist_ok=True)
             src = source(**combo) if combo else source
             if driver in _COPY_DRIVERS:
-                with fsspec.open(src._urlpath if hasattr(src, "_urlpath") else src.urlpath, "rb") as fin, open(target, "wb") as fout:
+                with fsspec.open(src.urlpath, "rb") as fin, open(target, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
             else:
                 _write_zarr(src, target)
         new = {k: v for k, v in entry.items() if k != "args"}
-        suffix = "".join(f"/{{{{ {p} }}}}" for p in params) if params else ""
         if combos == [{}]:
             target = base / "data"
             if target.is_dir():

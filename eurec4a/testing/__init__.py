@@ -1,0 +1,232 @@
+"""A local stack of real servers for tests, demos and other EUREC4A projects' CI.
+
+:class:`DemoStack` starts, on 127.0.0.1 and free ports:
+
+* a static HTTP server (:class:`~eurec4a.testing.http.StaticServer`) standing in
+  for GitHub raw: the classic demo catalog, the pointer file ``cids.json`` and the
+  data files for ``simplecache::`` / zarr-over-HTTP entries;
+* pydap's OPeNDAP server (:class:`~eurec4a.testing.opendap.OpendapServer`) for the
+  demo netCDF files;
+* a trustless IPFS gateway (:class:`~eurec4a.testing.gateway.TrustlessGateway`)
+  serving the IPFS variant of the catalog, which the stack *builds* from the classic
+  one with :func:`eurec4a.publish.build_ipfs_catalog`, exactly as maintainers do.
+
+Every server has fault switches (``stack.gateway.faults.tamper = True``,
+``.down``, ``.latency``, ``.failure_rate``) for failure tests.
+
+Examples
+--------
+>>> import eurec4a
+>>> from eurec4a.testing import DemoStack
+>>> with DemoStack() as stack, stack.configured():  # doctest: +SKIP
+...     classic = eurec4a.get_intake_catalog()
+...     pinned = eurec4a.get_intake_catalog(use_ipfs=stack.root_cid)
+...     sorted(classic) == sorted(pinned)
+True
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .faults import Faults
+from .gateway import BlockStore, TrustlessGateway
+from .http import StaticServer
+from .opendap import OpendapServer
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DemoStack",
+    "Faults",
+    "StaticServer",
+    "OpendapServer",
+    "TrustlessGateway",
+    "BlockStore",
+    "CATALOGS_DIR",
+    "materialize_catalog",
+    "load_demo_data_module",
+]
+
+#: The repository's ``catalogs/`` folder (demo catalog sources and the data script).
+CATALOGS_DIR = Path(__file__).resolve().parents[2] / "catalogs"
+
+PLACEHOLDERS = ("@OPENDAP@", "@HTTP@")
+
+
+def load_demo_data_module():
+    """Import ``catalogs/make_demo_data.py`` (it lives beside the package, not in it)."""
+    path = CATALOGS_DIR / "make_demo_data.py"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: eurec4a.testing needs the repository's catalogs/ folder "
+            "(install eurec4a from a source checkout to use the demo stack)"
+        )
+    spec = importlib.util.spec_from_file_location("eurec4a_demo_data", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def materialize_catalog(source: str | os.PathLike, target: str | os.PathLike, replacements: dict[str, str]) -> Path:
+    """Copy a catalog tree and replace the server placeholders in its YAML files.
+
+    Examples
+    --------
+    >>> root = materialize_catalog(CATALOGS_DIR / "demo", tempfile.mkdtemp(), {"@OPENDAP@": "http://127.0.0.1:1", "@HTTP@": "http://127.0.0.1:2"})  # doctest: +SKIP
+    """
+    src, dst = Path(source), Path(target)
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        out = dst / rel
+        if path.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix in (".yml", ".yaml"):
+            text = path.read_text(encoding="utf-8")
+            for key, value in replacements.items():
+                text = text.replace(key, value)
+            out.write_text(text, encoding="utf-8")
+        else:
+            shutil.copyfile(path, out)
+    return dst
+
+
+class DemoStack:
+    """Start the demo catalog's servers; build and serve its IPFS variant.
+
+    Parameters
+    ----------
+    catalog
+        Catalog source tree (default ``catalogs/demo``).
+    workdir
+        Where to put data, the served tree and the build (a temp dir by default,
+        removed on :meth:`close`).
+    build_ipfs
+        Build the IPFS catalog and start the gateway (default). ``False`` starts only
+        the classic part.
+    faults
+        Initial fault switches shared by all servers (a fresh ``Faults`` per server when
+        ``None``).
+
+    Attributes
+    ----------
+    static, opendap, gateway
+        The servers.
+    catalog_url, pointer_url, gateway_url, root_cid
+        What to hand to :func:`eurec4a.get_intake_catalog`.
+    build
+        The :class:`~eurec4a.publish.BuildReport` of the IPFS catalog.
+    """
+
+    def __init__(self, catalog: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None, *,
+                 build_ipfs: bool = True, latency: float = 0.0):
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="eurec4a-stack-"))
+        self.catalog_source = Path(catalog) if catalog else CATALOGS_DIR / "demo"
+        self.static: StaticServer | None = None
+        self.opendap: OpendapServer | None = None
+        self.gateway: TrustlessGateway | None = None
+        self.build = None
+        self.root_cid: str | None = None
+        try:
+            self._start(build_ipfs, latency)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, build_ipfs: bool, latency: float) -> None:
+        www = self.workdir / "www"
+        data = www / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        load_demo_data_module().write_demo_data(data)
+        self.static = StaticServer(www, faults=Faults(latency=latency))
+        self.opendap = OpendapServer(data, faults=Faults(latency=latency))
+        materialize_catalog(self.catalog_source, www / "catalog",
+                            {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data"})
+        if build_ipfs:
+            from ..pointer import update_pointer_file
+            from ..publish import build_ipfs_catalog
+
+            self.build = build_ipfs_catalog(www / "catalog" / "catalog.yml", self.workdir / "build")
+            if not self.build.ok:
+                logger.warning("demo IPFS build had failures:\n%s", self.build.summary())
+            self.root_cid = self.build.root_cid
+            self.gateway = TrustlessGateway(BlockStore(cars=[self.build.car_path]), faults=Faults(latency=latency))
+            update_pointer_file(www / "cids.json", self.root_cid)
+
+    # ------------------------------------------------------------ addresses
+    @property
+    def catalog_url(self) -> str:
+        return f"{self.static.url}/catalog/catalog.yml"
+
+    @property
+    def pointer_url(self) -> str:
+        return f"{self.static.url}/cids.json"
+
+    @property
+    def gateway_url(self) -> str:
+        if self.gateway is None:
+            raise RuntimeError("this stack was started with build_ipfs=False: it has no gateway")
+        return self.gateway.url
+
+    @property
+    def servers(self) -> list:
+        return [s for s in (self.static, self.opendap, self.gateway) if s is not None]
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point :mod:`eurec4a` at this stack."""
+        env = {"EUREC4A_CATALOG_URL": self.catalog_url, "EUREC4A_CID_POINTER_URL": self.pointer_url}
+        if self.gateway is not None:
+            env["IPFS_GATEWAY"] = self.gateway.url
+        return env
+
+    @contextlib.contextmanager
+    def configured(self) -> Iterator["DemoStack"]:
+        """Set :meth:`env` in ``os.environ`` for the ``with`` block (restored afterwards)."""
+        old = {k: os.environ.get(k) for k in self.env()}
+        os.environ.update(self.env())
+        try:
+            yield self
+        finally:
+            for key, value in old.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests each server has answered so far."""
+        counts = {"static": self.static.count() if self.static else 0,
+                  "gateway": self.gateway.count() if self.gateway else 0}
+        if self.opendap is not None and hasattr(self.opendap, "count"):
+            counts["opendap"] = self.opendap.count()
+        return counts
+
+    def set_latency(self, seconds: float) -> None:
+        """Add ``seconds`` to every request of every server."""
+        for server in self.servers:
+            server.faults.latency = seconds
+
+    def close(self) -> None:
+        """Stop every server and remove the work directory (if the stack made it)."""
+        for server in (self.gateway, self.opendap, self.static):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    server.close()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "DemoStack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
