@@ -262,18 +262,21 @@ class IPFSFileSystem(AbstractFileSystem):
             return False
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
-        cid, ipfs_path = self._resolve(path, scope="block")
+        root, parts = self._split(path)
+        ipfs_path = "/".join([str(root)] + parts)
+        if (start is not None and start < 0) or (end is not None and end < 0):
+            size = self.info(path)["size"]
+            start = None if start is None else (start if start >= 0 else max(size + start, 0))
+            end = None if end is None else (end if end >= 0 else max(size + end, 0))
+        lo = start or 0
+        if end is not None and end <= lo:
+            return b""
+        # one request for everything: the path's blocks and the file's (range of) blocks
         params = {"dag_scope": "entity"}
-        if start is not None or end is not None:
-            size = self._with_blocks(lambda: self.reader.entry(cid).size or 0, str(cid), dag_scope="block")
-            lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
-            hi = size if end is None else (end if end >= 0 else max(size + end, 0))
-            if hi <= lo:
-                return b""
-            params["entity_bytes"] = f"{lo}:{hi - 1}"
-        else:
-            lo, hi = 0, None
-        return self._with_blocks(lambda: self.reader.read(cid, lo, hi), str(cid), **params)
+        if lo or end is not None:
+            params["entity_bytes"] = f"{lo}:{'*' if end is None else end - 1}"
+        return self._with_blocks(lambda: self.reader.read(self.reader.resolve(root, parts), lo, end),
+                                 ipfs_path, **params)
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None, autocommit: bool = True,
               cache_options: dict | None = None, **kwargs: Any):

@@ -1,0 +1,575 @@
+"""intake V1 data sources for the EUREC4A catalog: ``opendap``, ``zarr``, ``netcdf``, ``json``.
+
+intake-xarray 2 replaced its V1 sources by thin adapters over intake 2 readers:
+they have no ``describe()`` and no metadata, ignore parameters when called, and
+the OPeNDAP adapter drops ``chunks``. intake 2 itself no longer registers a
+``json`` driver. The catalog and the community's book need the V1 behaviour, so
+these classes implement it directly on xarray and fsspec (a few dozen lines
+each), as :class:`intake.source.base.DataSource` subclasses:
+
+* ``to_dask()`` opens lazily with dask, honouring ``chunks`` (``None`` means one
+  chunk per variable, ``{}``);
+* ``read()`` returns the data in memory (xarray sources: ``Dataset.load()``;
+  ``json``: the parsed document);
+* ``discover()`` and ``describe()`` work as in intake 1; ``metadata`` and
+  ``description`` are set by the catalog entry.
+
+Every URL goes through fsspec with the storage options the catalog hands down
+(:mod:`eurec4a.intake_compat` propagates the root catalog's options to every
+URL of the same protocol), so an ``ipfs://`` filesystem configured once reaches
+every read. xarray is imported only when data is opened: listing and walking a
+catalog never imports it.
+
+Examples
+--------
+>>> import json, pathlib, tempfile
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "flights.json"
+>>> _ = p.write_text(json.dumps({"HALO-0205": "RF09"}))
+>>> JSONSource(str(p)).read()
+{'HALO-0205': 'RF09'}
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import fsspec
+from fsspec.core import split_protocol
+from intake.source.base import DataSource, Schema
+
+from .errors import CatalogError, CatalogNotFoundError
+
+__all__ = [
+    "XarraySource",
+    "OpenDapSource",
+    "ZarrSource",
+    "NetCDFSource",
+    "JSONSource",
+    "url_protocols",
+    "with_default_timeouts",
+    "HTTP_TIMEOUT",
+    "OPENDAP_TIMEOUT",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds any single HTTP read through fsspec may stall (socket read) before it fails.
+HTTP_TIMEOUT = 60.0
+#: Seconds to establish an HTTP connection.
+HTTP_CONNECT_TIMEOUT = 15.0
+#: Seconds an OPeNDAP request may take (pydap's ``timeout``, libnetcdf's ``HTTP.TIMEOUT``).
+OPENDAP_TIMEOUT = 120
+#: Seconds libnetcdf may take to connect to an OPeNDAP server.
+OPENDAP_CONNECT_TIMEOUT = 15
+
+#: Protocols whose files are already on local disk (``fsspec.open_local`` works on them).
+_LOCAL_PROTOCOLS = ("file", "local")
+#: Caching filesystems that download a remote file to local disk.
+_CACHING_PROTOCOLS = ("simplecache", "filecache")
+_HTTP = ("http", "https")
+
+
+def url_protocols(url: str) -> list[str]:
+    """The fsspec protocols of ``url``, outermost first (``"file"`` for plain paths).
+
+    Examples
+    --------
+    >>> url_protocols("reference::ipfs://bafy/refs.json")
+    ['reference', 'ipfs']
+    >>> url_protocols("/data/x.nc")
+    ['file']
+    """
+    out = []
+    parts = str(url).split("::")
+    for i, part in enumerate(parts):
+        if "://" not in part and i < len(parts) - 1:
+            out.append(part)  # an outer layer of a chain is written as its bare name
+            continue
+        proto, _ = split_protocol(part)
+        out.append(proto or "file")
+    return out
+
+
+def _family(protocol: str | None) -> str | None:
+    """``http`` and ``https`` share options; every other protocol is its own family."""
+    return "http" if protocol in _HTTP else protocol
+
+
+def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Add bounded aiohttp timeouts to options of an ``http(s)`` filesystem that set none.
+
+    fsspec's HTTP filesystem waits up to aiohttp's default of five minutes per
+    request; a catalog must fail in bounded time instead.
+
+    Examples
+    --------
+    >>> sorted(with_default_timeouts("https", {})["client_kwargs"])
+    ['timeout']
+    >>> with_default_timeouts("file", {"auto_mkdir": True})
+    {'auto_mkdir': True}
+    """
+    options = dict(options or {})
+    if protocol not in _HTTP:
+        return options
+    client_kwargs = dict(options.get("client_kwargs") or {})
+    if "timeout" not in client_kwargs:
+        import aiohttp
+
+        client_kwargs["timeout"] = aiohttp.ClientTimeout(
+            total=None, sock_connect=HTTP_CONNECT_TIMEOUT, sock_read=HTTP_TIMEOUT
+        )
+        options["client_kwargs"] = client_kwargs
+    return options
+
+
+def _chained_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+    """Storage options for fsspec, with HTTP timeouts added to each HTTP layer of ``url``."""
+    opts = dict(storage_options or {})
+    protos = url_protocols(url)
+    if len(protos) == 1:
+        return with_default_timeouts(protos[0], opts)
+    for proto in protos[1:]:
+        if proto in _HTTP:
+            opts[proto] = with_default_timeouts(proto, opts.get(proto))
+    return opts
+
+
+class _CatalogSourceMixin:
+    """What every source of this package shares: entry-aware naming in errors."""
+
+    def _where(self) -> str:
+        name = getattr(self, "name", None) or type(self).__name__
+        return f"entry {name!r} ({type(self).name} driver)"
+
+
+class XarraySource(_CatalogSourceMixin, DataSource):
+    """Base of the gridded sources: an ``xarray.Dataset`` opened from ``urlpath``.
+
+    Parameters
+    ----------
+    urlpath : str
+        Where the data are (path or fsspec URL, see the subclass).
+    chunks : dict, int, str or None
+        dask chunks for :meth:`to_dask`; ``None`` means ``{}`` (the dataset's own
+        chunking, one chunk per variable for unchunked files).
+    xarray_kwargs : dict, optional
+        Passed to :func:`xarray.open_dataset`.
+    storage_options : dict, optional
+        fsspec options for ``urlpath``.
+    metadata : dict, optional
+        Set by the catalog entry.
+    **kwargs
+        Further keyword arguments for :func:`xarray.open_dataset`.
+    """
+
+    container = "xarray"
+    version = "1.0"
+    partition_access = True
+
+    def __init__(
+        self,
+        urlpath: str | list[str],
+        chunks: Any = None,
+        xarray_kwargs: dict[str, Any] | None = None,
+        storage_options: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(storage_options=storage_options or {}, metadata=metadata)
+        self.urlpath = urlpath
+        self.chunks = chunks
+        self.xarray_kwargs = {**(xarray_kwargs or {}), **kwargs}
+        self._ds = None
+
+    # -- what subclasses implement -------------------------------------------------
+    def _open(self, chunks: Any):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- intake V1 API ---------------------------------------------------------------
+    def to_dask(self):
+        """The dataset, lazily loaded with dask in the entry's ``chunks``."""
+        chunks = {} if self.chunks is None else self.chunks
+        ds = self._open_checked(chunks)
+        self._ds = ds
+        return ds
+
+    read_chunked = to_dask
+
+    def read(self):
+        """The dataset, loaded into memory (no dask)."""
+        ds = self._open_checked(None)
+        return ds.load()
+
+    def _get_schema(self) -> Schema:
+        if self._ds is None:
+            self.to_dask()
+        ds = self._ds
+        meta = {
+            "dims": dict(ds.sizes),
+            "data_vars": {k: list(v.coords) for k, v in ds.data_vars.items()},
+            "coords": tuple(ds.coords),
+        }
+        meta.update(ds.attrs)
+        return Schema(datashape=None, dtype=None, shape=None, npartitions=None, extra_metadata=meta)
+
+    def discover(self) -> dict[str, Any]:
+        """Open the dataset (lazily) and describe its structure: dims, variables, attributes."""
+        self._load_metadata()
+        return {"container": self.container, "dtype": None, "shape": None,
+                "npartitions": None, "metadata": self.metadata}
+
+    def _get_partition(self, i: int):
+        return self.to_dask()
+
+    def _close(self) -> None:
+        if self._ds is not None:
+            self._ds.close()
+            self._ds = None
+
+    def _open_checked(self, chunks: Any):
+        try:
+            return self._open(chunks)
+        except FileNotFoundError as exc:
+            if isinstance(exc, CatalogNotFoundError):
+                raise
+            raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+
+
+class OpenDapSource(XarraySource):
+    """A dataset on an OPeNDAP (DAP2) server.
+
+    Parameters
+    ----------
+    urlpath : str
+        The dataset's OPeNDAP URL (without ``.dds``/``.das``).
+    chunks : dict, int or None
+        dask chunks for :meth:`to_dask`.
+    engine : {"pydap", "netcdf4"}
+        The DAP client: pydap (pure Python) or libnetcdf's.
+    auth : None
+        Only anonymous access is supported (the EUREC4A servers are public).
+
+    Examples
+    --------
+    >>> src = OpenDapSource("http://127.0.0.1:1/x.nc", chunks={"time": 10}, engine="netcdf4")
+    >>> src.chunks, src.engine
+    ({'time': 10}, 'netcdf4')
+    """
+
+    name = "opendap"
+    ENGINES = ("pydap", "netcdf4")
+
+    def __init__(self, urlpath: str, chunks: Any = None, engine: str = "pydap", auth: Any = None,
+                 xarray_kwargs: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                 storage_options: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(urlpath, chunks=chunks, xarray_kwargs=xarray_kwargs,
+                         storage_options=storage_options, metadata=metadata, **kwargs)
+        self.engine = engine
+        self.auth = auth
+
+    def open_kwargs(self, chunks: Any) -> dict[str, Any]:
+        """Keyword arguments for :func:`xarray.open_dataset` (engine, chunks, timeout)."""
+        if self.engine not in self.ENGINES:
+            raise CatalogError(f"{self._where()}: engine {self.engine!r} is not an OPeNDAP client; "
+                               f"use one of {list(self.ENGINES)}")
+        if self.auth is not None:
+            raise CatalogError(f"{self._where()}: auth={self.auth!r} is not supported; "
+                               "the EUREC4A OPeNDAP servers are public (auth: null)")
+        kw = dict(self.xarray_kwargs)
+        kw["engine"] = self.engine
+        kw["chunks"] = chunks
+        if self.engine == "pydap":
+            kw.setdefault("timeout", OPENDAP_TIMEOUT)
+        return kw
+
+    def _open(self, chunks: Any):
+        import xarray as xr
+
+        kw = self.open_kwargs(chunks)
+        if self.engine == "netcdf4":
+            _set_netcdf_timeouts()
+        return xr.open_dataset(self.urlpath, **kw)
+
+
+_NETCDF_RC_DONE = False
+
+
+def _set_netcdf_timeouts() -> None:
+    """Bound libnetcdf's DAP requests (its curl default waits forever), once per process."""
+    global _NETCDF_RC_DONE
+    if _NETCDF_RC_DONE:
+        return
+    import netCDF4
+
+    if getattr(netCDF4, "__has_nc_rc_set__", False):
+        if not netCDF4.rc_get("HTTP.TIMEOUT"):
+            netCDF4.rc_set("HTTP.TIMEOUT", str(OPENDAP_TIMEOUT))
+        if not netCDF4.rc_get("HTTP.CONNECTTIMEOUT"):
+            netCDF4.rc_set("HTTP.CONNECTTIMEOUT", str(OPENDAP_CONNECT_TIMEOUT))
+    _NETCDF_RC_DONE = True
+
+
+class NetCDFSource(XarraySource):
+    """netCDF file(s): a local path, a glob or list (opened together), or any fsspec URL.
+
+    Remote files (``https://``, ``ipfs://``...) are downloaded once into a local
+    cache (``simplecache::`` is added when the URL has no caching layer) because
+    libnetcdf reads local files only; ``simplecache::https://...`` URLs of the
+    catalog work as written.
+
+    Parameters
+    ----------
+    urlpath : str or list of str
+        Path, glob or URL.
+    chunks : dict, int or None
+        dask chunks for :meth:`to_dask`.
+    xarray_kwargs : dict, optional
+        For :func:`xarray.open_dataset` (or :func:`xarray.open_mfdataset` with
+        several files, e.g. ``combine``, ``concat_dim``).
+    storage_options : dict, optional
+        fsspec options; for chained URLs keyed by protocol.
+
+    Examples
+    --------
+    >>> NetCDFSource("simplecache::https://example.org/x.nc").local_url()
+    'simplecache::https://example.org/x.nc'
+    >>> NetCDFSource("https://example.org/x.nc").local_url()
+    'simplecache::https://example.org/x.nc'
+    """
+
+    name = "netcdf"
+
+    def local_url(self) -> str | list[str]:
+        """The URL to hand to :func:`fsspec.open_local`: remote ones get a caching layer."""
+        if isinstance(self.urlpath, (list, tuple)):
+            return [self._local_url_one(u) for u in self.urlpath]
+        return self._local_url_one(self.urlpath)
+
+    @staticmethod
+    def _local_url_one(url: str) -> str:
+        protos = url_protocols(url)
+        if protos[0] in _LOCAL_PROTOCOLS or protos[0] in _CACHING_PROTOCOLS:
+            return url
+        return "simplecache::" + url
+
+    def _local_files(self) -> list[str]:
+        url = self.local_url()
+        first = url[0] if isinstance(url, list) else url
+        opts = dict(self.storage_options or {})
+        if first.startswith("simplecache::") and not str(
+            self.urlpath[0] if isinstance(self.urlpath, (list, tuple)) else self.urlpath
+        ).startswith("simplecache::"):
+            # We added the caching layer: the options belong to the inner filesystem.
+            inner = url_protocols(first)[1]
+            opts = {inner: opts} if opts else {}
+        opts = _chained_options(first, opts)
+        try:
+            local = fsspec.open_local(url, mode="rb", **opts)
+        except FileNotFoundError as exc:
+            raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        files = local if isinstance(local, list) else [local]
+        if not files:
+            raise CatalogNotFoundError(f"{self._where()}: no file matches {self.urlpath}")
+        return files
+
+    def _open(self, chunks: Any):
+        import xarray as xr
+
+        files = self._local_files()
+        kw = dict(self.xarray_kwargs)
+        kw.pop("path_as_pattern", None)
+        multi = isinstance(self.urlpath, (list, tuple)) or "*" in str(self.urlpath) or len(files) > 1
+        if multi:
+            kw.setdefault("combine", "by_coords")
+            return xr.open_mfdataset(files, chunks={} if chunks is None else chunks, **kw)
+        return xr.open_dataset(files[0], chunks=chunks, **kw)
+
+
+class ZarrSource(XarraySource):
+    """A zarr store (v2 or v3): a path, any fsspec URL, or kerchunk references.
+
+    ``reference::<url of a references JSON>`` (e.g. ``reference::ipfs://CID/refs.json``)
+    opens the references with fsspec's reference filesystem: the JSON is read
+    with the storage options of its own protocol, and chunks with those of the
+    protocol the references point to (inherited from the catalog when it matches).
+
+    Parameters
+    ----------
+    urlpath : str
+        Store location.
+    chunks : dict, int or None
+        dask chunks; ``None`` (default) means the store's own chunks.
+    consolidated : bool or None
+        Whether to use consolidated metadata (``None``: try it, fall back).
+    storage_options : dict, optional
+        fsspec options (keyed by protocol for chained URLs).
+
+    Examples
+    --------
+    >>> ZarrSource("reference::ipfs://bafy/refs.json").is_reference
+    True
+    """
+
+    name = "zarr"
+
+    def __init__(self, urlpath: str, chunks: Any = None, consolidated: bool | None = None,
+                 storage_options: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                 xarray_kwargs: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(urlpath, chunks=chunks, xarray_kwargs=xarray_kwargs,
+                         storage_options=storage_options, metadata=metadata, **kwargs)
+        self.consolidated = consolidated
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether ``urlpath`` names kerchunk references (``reference::...``)."""
+        return url_protocols(self.urlpath)[0] == "reference"
+
+    def _check_protocols(self) -> None:
+        for proto in url_protocols(self.urlpath):
+            try:
+                fsspec.get_filesystem_class(proto)
+            except (ValueError, ImportError) as exc:
+                raise CatalogError(
+                    f"{self._where()}: cannot open {self.urlpath}: fsspec has no usable "
+                    f"filesystem for protocol {proto!r} ({exc})"
+                ) from exc
+
+    def _reference_store(self):
+        import zarr
+
+        parts = str(self.urlpath).split("::", 1)
+        if len(parts) != 2 or not parts[1]:
+            raise CatalogError(f"{self._where()}: {self.urlpath!r} names no references file after 'reference::'")
+        inner = parts[1]
+        if "::" in inner:
+            raise CatalogError(f"{self._where()}: {self.urlpath!r}: only one layer below 'reference::' "
+                               "is supported (reference::<protocol>://path/refs.json)")
+        target_protocol = url_protocols(inner)[0]
+        opts = dict(self.storage_options or {})
+        ref_opts = dict(opts.pop("reference", {}) or {})
+        target_options = with_default_timeouts(target_protocol, opts.pop(target_protocol, None))
+        remote_protocol = ref_opts.pop("remote_protocol", None)
+        remote_options = ref_opts.pop("remote_options", None)
+        if remote_options is None and remote_protocol is not None:
+            remote_options = opts.get(remote_protocol)
+        # zarr 3 needs an async filesystem all the way down: asynchronous=True for the
+        # reference filesystem and for the remote filesystems it creates.
+        remote_options = {**(remote_options or {}), "asynchronous": True}
+        try:
+            fs = fsspec.filesystem(
+                "reference", fo=inner, target_protocol=target_protocol, target_options=target_options,
+                remote_protocol=remote_protocol, remote_options=remote_options, asynchronous=True, **ref_opts,
+            )
+        except FileNotFoundError as exc:
+            raise CatalogNotFoundError(f"{self._where()}: references {inner} do not exist ({exc})") from exc
+        except ValueError as exc:
+            raise CatalogError(f"{self._where()}: cannot use references {inner}: {exc}") from exc
+        if remote_protocol is None:
+            self._configure_remote_filesystems(fs, target_protocol, target_options)
+        return zarr.storage.FsspecStore(fs, read_only=True, path="")
+
+    @staticmethod
+    def _configure_remote_filesystems(fs, target_protocol: str, target_options: dict[str, Any]) -> None:
+        """Give the chunk filesystems the reference filesystem detected bounded timeouts and,
+        when they use the references file's own protocol, its options (e.g. the catalog's
+        IPFS settings): fsspec creates them from the references with no options at all."""
+        from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+        replaced = {}
+        for key, sub in list(fs.fss.items()):
+            if key is None or key in _LOCAL_PROTOCOLS:
+                continue
+            opts = target_options if _family(key) == _family(target_protocol) else {}
+            opts = with_default_timeouts(key, opts)
+            if not opts:
+                continue
+            new = fsspec.filesystem(key, **{**opts, "asynchronous": True})
+            if not new.async_impl:
+                new = AsyncFileSystemWrapper(new, asynchronous=True)
+            replaced[id(sub)] = new
+            fs.fss[key] = new
+        if fs.fss.get(None) is not None and id(fs.fss[None]) in replaced:
+            fs.fss[None] = replaced[id(fs.fss[None])]
+
+    def _open(self, chunks: Any):
+        import xarray as xr
+
+        self._check_protocols()
+        kw = dict(self.xarray_kwargs)
+        kw["chunks"] = chunks
+        if self.consolidated is not None:
+            kw["consolidated"] = self.consolidated
+        if self.is_reference:
+            kw.setdefault("consolidated", False)
+            return xr.open_zarr(self._reference_store(), **kw)
+        protos = url_protocols(self.urlpath)
+        if protos == ["file"] and "://" not in str(self.urlpath):
+            return xr.open_zarr(self.urlpath, **kw)
+        opts = _chained_options(self.urlpath, self.storage_options)
+        return xr.open_zarr(self.urlpath, storage_options=opts, **kw)
+
+
+class JSONSource(_CatalogSourceMixin, DataSource):
+    """A JSON document; :meth:`read` returns it parsed (dict, list...).
+
+    Parameters
+    ----------
+    urlpath : str
+        Path or fsspec URL of the JSON file.
+    storage_options : dict, optional
+        fsspec options.
+    text_encoding : str
+        The file's encoding.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"
+    >>> _ = p.write_text("[1, 2]")
+    >>> JSONSource(str(p)).read()
+    [1, 2]
+    """
+
+    name = "json"
+    container = "python"
+    version = "1.0"
+    partition_access = False
+
+    def __init__(self, urlpath: str, storage_options: dict[str, Any] | None = None,
+                 metadata: dict[str, Any] | None = None, text_encoding: str = "utf-8", **kwargs: Any):
+        super().__init__(storage_options=storage_options or {}, metadata=metadata)
+        self.urlpath = urlpath
+        self.encoding = text_encoding
+        self.kwargs = kwargs
+
+    def read(self) -> Any:
+        """The parsed JSON document."""
+        opts = _chained_options(self.urlpath, self.storage_options)
+        try:
+            with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, **opts) as f:
+                text = f.read()
+        except FileNotFoundError as exc:
+            if isinstance(exc, CatalogNotFoundError):
+                raise
+            raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise CatalogError(f"{self._where()}: {self.urlpath} is not valid JSON ({exc})") from exc
+
+    def _get_schema(self) -> Schema:
+        return Schema(datashape=None, dtype=None, shape=None, npartitions=1, extra_metadata={})
+
+    def discover(self) -> dict[str, Any]:
+        """Structure of the source (JSON has none beyond its metadata)."""
+        return {"container": self.container, "dtype": None, "shape": None, "npartitions": 1,
+                "metadata": self.metadata}
+
+    def to_dask(self):
+        """JSON is not gridded data: use :meth:`read`."""
+        raise CatalogError(f"{self._where()}: JSON is not gridded data and has no dask form; "
+                           "use .read() to get the parsed document")
+
+    def _close(self) -> None:
+        pass
