@@ -6,7 +6,7 @@ levels deep. :func:`generate_large_catalog` writes a tree of that shape: a root
 ``{{CATALOG_DIR}}``-relative paths (each child file in its own directory below its
 parent's), and data entries that are mostly ``opendap`` sources pointing at the demo
 datasets (``@OPENDAP@/...``, see ``catalogs/make_demo_data.py``), with some ``zarr``,
-``netcdf`` (``simplecache::@HTTP@/...``) and ``jsonfiles`` entries, every one of which
+``netcdf`` (``simplecache::@HTTP@/...``) and ``json`` entries, every one of which
 opens against the test stack's servers (engines chosen per file accordingly), descriptions,
 metadata (maintainer, doi, tags) and some user parameters with ``allowed`` values.
 
@@ -162,7 +162,7 @@ def _data_entry(rng: np.random.RandomState, i: int, node: _Node) -> tuple[str, d
         entry = {"description": desc + " (netCDF over HTTP)", "driver": "netcdf",
                  "args": {"urlpath": f"simplecache::@HTTP@/{_TRACK}", "chunks": None}}
     elif kind < 0.22:
-        entry = {"description": desc + " (JSON)", "driver": "jsonfiles",
+        entry = {"description": desc + " (JSON)", "driver": "json",
                  "args": {"urlpath": f"@HTTP@/{_JSON}"}}
     else:
         rel = _OPENDAP_FILES[int(rng.randint(len(_OPENDAP_FILES)))]

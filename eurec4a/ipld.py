@@ -232,6 +232,8 @@ def decode_pbnode(block: bytes) -> PBNode:
             for lf, lw, lv in _fields(value):  # type: ignore[arg-type]
                 if lf == 1 and lw == 2:
                     cid = CID.decode(lv)  # type: ignore[arg-type]
+                    if cid.version == 1:  # binary CIDs decode as base58; CIDv1 text is base32 by convention
+                        cid = cid.set(base="base32")
                 elif lf == 2 and lw == 2:
                     name = lv.decode("utf-8")  # type: ignore[union-attr]
                 elif lf == 3 and lw == 0:

@@ -113,9 +113,11 @@ class DemoStack:
     build_ipfs
         Build the IPFS catalog and start the gateway (default). ``False`` starts only
         the classic part.
-    faults
-        Initial fault switches shared by all servers (a fresh ``Faults`` per server when
-        ``None``).
+    convert_datasets
+        Convert datasets to zarr on IPFS while building (default). ``False`` builds the
+        IPFS catalog files only (fast; for large synthetic catalogs in benchmarks).
+    latency
+        Seconds every server adds to every request.
 
     Attributes
     ----------
@@ -128,7 +130,7 @@ class DemoStack:
     """
 
     def __init__(self, catalog: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None, *,
-                 build_ipfs: bool = True, latency: float = 0.0):
+                 build_ipfs: bool = True, convert_datasets: bool = True, latency: float = 0.0):
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="eurec4a-stack-"))
         self.catalog_source = Path(catalog) if catalog else CATALOGS_DIR / "demo"
@@ -138,12 +140,12 @@ class DemoStack:
         self.build = None
         self.root_cid: str | None = None
         try:
-            self._start(build_ipfs, latency)
+            self._start(build_ipfs, convert_datasets, latency)
         except BaseException:
             self.close()
             raise
 
-    def _start(self, build_ipfs: bool, latency: float) -> None:
+    def _start(self, build_ipfs: bool, convert_datasets: bool, latency: float) -> None:
         www = self.workdir / "www"
         data = www / "data"
         data.mkdir(parents=True, exist_ok=True)
@@ -156,7 +158,8 @@ class DemoStack:
             from ..pointer import update_pointer_file
             from ..publish import build_ipfs_catalog
 
-            self.build = build_ipfs_catalog(www / "catalog" / "catalog.yml", self.workdir / "build")
+            self.build = build_ipfs_catalog(www / "catalog" / "catalog.yml", self.workdir / "build",
+                                            datasets=convert_datasets)
             if not self.build.ok:
                 logger.warning("demo IPFS build had failures:\n%s", self.build.summary())
             self.root_cid = self.build.root_cid

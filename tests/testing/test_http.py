@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import threading
 
@@ -271,4 +270,3 @@ def test_logging_goes_to_the_logger_not_stderr(server, capfd):
     requests.get(server.url + "/nope", timeout=TIMEOUT)
     out, err = capfd.readouterr()
     assert err == "" and out == ""
-    assert os.path.exists(server.root_dir)
