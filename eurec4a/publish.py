@@ -58,11 +58,6 @@ CATALOG_PROFILE = "unixfs-v0-2015"
 _CATALOG_DRIVERS = {"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog", "yaml_files_cat"}
 _DATA_DRIVERS = {"opendap", "netcdf", "zarr"}
 _COPY_DRIVERS = {"json", "jsonfiles", "textfiles", "csv"}
-#: encoding keys that describe on-disk layout of the source, not the values; zarr picks its own
-_DROP_ENCODING = {"chunks", "preferred_chunks", "chunksizes", "zlib", "complevel", "shuffle", "fletcher32",
-                  "contiguous", "source", "original_shape", "compression", "szip", "zstd", "bzip2", "blosc",
-                  "endian", "least_significant_digit", "quantize_mode", "significant_digits", "compressor",
-                  "filters", "compressors", "serializer"}
 
 
 @dataclasses.dataclass
@@ -124,10 +119,21 @@ def _read_yaml(url: str) -> Any:
 
 
 def _clean_encoding(ds):
+    """Keep only the encoding that decodes to the same values and dtypes as the source.
+
+    Packed variables (``scale_factor``/``add_offset``) are stored unpacked, as the float
+    type they decode to: zarr v2 keeps those attributes as JSON numbers, so readers
+    would decode them to float64 where the source gives float32. ``_Unsigned`` and
+    source dtypes are dropped for the same reason: the copy stores what a user of the
+    classic catalog sees. Times keep ``units``/``calendar`` (they decode the same way).
+    """
     ds = ds.copy()
     for var in ds.variables.values():
+        keep = {"units", "calendar", "dtype"} if var.dtype.kind in "mM" else set()
+        if var.dtype.kind == "f" and "_FillValue" in var.encoding:
+            keep.add("_FillValue")
         for key in list(var.encoding):
-            if key in _DROP_ENCODING:
+            if key not in keep:
                 del var.encoding[key]
     return ds
 

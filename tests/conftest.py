@@ -29,3 +29,30 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     gateways.reset_gateway_state()
     pointer._clear_memo()
     IPFSFileSystem.clear_instance_cache()
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory):
+    """The demo stack (HTTP, OPeNDAP, gateway; IPFS catalog built from the classic one), once per session.
+
+    Tests that flip fault switches must restore them (use the ``healthy_stack`` fixture).
+    """
+    from eurec4a.testing import DemoStack
+
+    with DemoStack(workdir=tmp_path_factory.mktemp("stack")) as stack:
+        assert stack.build.ok, stack.build.summary()
+        yield stack
+
+
+@pytest.fixture
+def stack(demo_stack, monkeypatch):
+    """The session's demo stack, configured through the environment, with healthy servers.
+
+    Fault switches are reset after the test, so one test's faults never leak into the next.
+    """
+    for key, value in demo_stack.env().items():
+        monkeypatch.setenv(key, value)
+    yield demo_stack
+    for server in demo_stack.servers:
+        server.faults.update(latency=0.0, failure_rate=0.0, tamper=False, down=False, retry_after=None,
+                             failure_status=503)

@@ -105,6 +105,9 @@ class _FaultMiddleware:
         self.faults_path = faults_path
         self.log_path = log_path
         self._lock = threading.Lock()
+        # libnetcdf/HDF5 are not thread-safe: parallel reads of netCDF-4 files crash the
+        # worker (clients then see RemoteDisconnected). Latency is applied outside this lock.
+        self._netcdf_lock = threading.Lock()
         self._seed: tuple[Any, Any] | None = None
         self._rng = random.Random(0)
 
@@ -167,12 +170,13 @@ class _FaultMiddleware:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None  # pydap never uses the legacy write()
 
-        result = self.app(environ, capture)
-        try:
-            body = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
+        with self._netcdf_lock:
+            result = self.app(environ, capture)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
         status, headers = captured["status"], captured["headers"]
         if faults.get("tamper") and status.startswith("2") and environ.get("REQUEST_METHOD") != "HEAD":
             body = tamper_bytes(body)
@@ -376,6 +380,9 @@ class OpendapServer:
             "--worker-class", "gthread",
             "--threads", str(THREADS),
             "--timeout", "120",
+            # gunicorn closes idle keep-alive connections after 2 s by default; a client that
+            # reuses a pooled connection at that moment gets RemoteDisconnected (seen with pydap)
+            "--keep-alive", "300",
             "--graceful-timeout", "1",
             "--log-level", "warning",
             "eurec4a.testing.opendap:wsgi_app()",
