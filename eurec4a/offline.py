@@ -1,0 +1,142 @@
+"""Take data to places without a network: pull a pinned catalog and datasets into the cache.
+
+After :func:`pull`, the same notebook runs with no network at all: the pinned
+catalog and every block of the named datasets (all zarr chunks, for every
+parameter value) are in the CID cache, verified, and :class:`~eurec4a.ipfs.IPFSFileSystem`
+serves them from there without asking any gateway.
+
+Examples
+--------
+>>> import eurec4a.offline
+>>> eurec4a.offline.pull("QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", ["HALO.BACARDI.irradiances.HALO-0205"])  # doctest: +SKIP
+{'cid': 'Qm...', 'datasets': {...}, 'bytes': 1234567}
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from .car import CarReader
+from .catalog import get_intake_catalog, ipfs_filesystem
+from .cid import parse_cid
+from .errors import CatalogError, CatalogNotFoundError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["pull"]
+
+
+class _CountingStream:
+    """Wrap a binary stream; report every byte read to a progress bar."""
+
+    def __init__(self, raw, bar):
+        self.raw = raw
+        self.bar = bar
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        if self.bar is not None:
+            self.bar.update(len(data))
+        return data
+
+
+def _dataset_cid(entry_path: str, entry) -> str:
+    args = entry.describe().get("args") or {}
+    urlpath = str(args.get("urlpath", ""))
+    if not urlpath.startswith("ipfs://"):
+        raise CatalogError(
+            f"{entry_path} is not stored on IPFS in this catalog version (urlpath {urlpath!r}); "
+            "only IPFS datasets can be pulled for offline use"
+        )
+    return urlpath[len("ipfs://"):].split("/")[0]
+
+
+def _dag_size(fs, cid) -> int | None:
+    """Total bytes of a DAG from its root's link sizes (for the progress bar's ETA)."""
+    from .ipld import DAG_PB, decode_pbnode
+
+    try:
+        block = fs._local_block(cid)
+    except Exception:
+        block = fs._fetch_block(cid)
+    if cid.codec.code != DAG_PB:
+        return len(block)
+    node = decode_pbnode(block)
+    if any(link.tsize is None for link in node.links):
+        return None
+    return len(block) + sum(link.tsize for link in node.links)
+
+
+def _pull_dag(fs, cid, bar) -> int:
+    """Fetch every block below ``cid`` (one CAR request, verified), then check nothing is missing."""
+    def consume(response, gateway):
+        response.raw.decode_content = True
+        count = 0
+        for block_cid, block in CarReader(_CountingStream(response.raw, bar), verify=True,
+                                          source=f"gateway {gateway}"):
+            fs._store(block_cid, block)
+            count += 1
+        return count
+
+    fs._count()
+    fs.pool.request(f"/ipfs/{cid}?format=car&dag-scope=all", accept="application/vnd.ipld.car", consume=consume)
+    total = 0
+    for block_cid in fs._with_blocks(lambda: list(fs.reader.walk_blocks(cid)), str(cid), dag_scope="all"):
+        total += len(fs._local_block(block_cid))
+    return total
+
+
+def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_dir: str | None = None,
+         progress: bool = True) -> dict[str, Any]:
+    """Copy a pinned catalog and the named datasets into the local cache, verified.
+
+    Parameters
+    ----------
+    cid
+        The catalog version (root CID) to pull; the catalog tree is always pulled.
+    entries
+        Dotted entry paths of datasets (``"HALO.BACARDI.irradiances.HALO-0205"``); every
+        block of each dataset is pulled, for every parameter value it has.
+    gateways, cache_dir
+        As for :func:`eurec4a.get_intake_catalog`.
+    progress
+        Show a progress bar (bytes and ETA) while datasets are fetched.
+
+    Returns
+    -------
+    dict
+        ``cid``, ``datasets`` (entry -> dataset CID) and ``bytes`` (bytes now held for them).
+
+    Examples
+    --------
+    >>> report = pull("QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", ["barbados.bco.surface_met"])  # doctest: +SKIP
+    >>> cat = get_intake_catalog(use_ipfs=report["cid"])  # later, with no network  # doctest: +SKIP
+    """
+    root = str(parse_cid(cid))
+    options = {k: v for k, v in {"gateways": gateways, "cache_dir": cache_dir}.items() if v is not None}
+    cat = get_intake_catalog(use_ipfs=root, **options)  # prefetches and verifies the catalog tree
+    fs = ipfs_filesystem(**options)
+    datasets: dict[str, str] = {}
+    for path in entries:
+        try:
+            entry = cat[path]
+        except KeyError as exc:
+            raise CatalogNotFoundError(f"no entry {path!r} in catalog {root}; see `eurec4a tree --cid {root}`") from exc
+        datasets[path] = _dataset_cid(path, entry)
+    unique = {c: parse_cid(c) for c in dict.fromkeys(datasets.values())}
+    sizes = {c: _dag_size(fs, parsed) for c, parsed in unique.items()}
+    total = sum(s for s in sizes.values() if s) if all(sizes.values()) else None
+    bar = None
+    if progress and unique:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="pulling datasets")
+    pulled = 0
+    try:
+        for c, parsed in unique.items():
+            pulled += _pull_dag(fs, parsed, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    logger.info("pulled catalog %s and %d dataset(s), %d bytes", root, len(unique), pulled)
+    return {"cid": root, "datasets": datasets, "bytes": pulled}
