@@ -140,6 +140,9 @@ def _clean_encoding(ds):
 
 def _write_zarr(source, target: Path) -> None:
     ds = _clean_encoding(source.to_dask())
+    for name, var in ds.variables.items():
+        if var.dtype.kind == "O":  # variable-length strings: zarr needs them in memory to pick a codec
+            ds[name] = var.load()
     ds.to_zarr(str(target), mode="w", consolidated=True, zarr_format=2)
 
 
