@@ -13,10 +13,21 @@ because it "often created more harm than use"):
   for a while, with exponential backoff (0.1 s doubling up to 30 s; 5 minutes for
   a gateway that sent altered bytes), so a struggling gateway gets less load,
   not more; the state is shared by everything in the process;
-* a ``429 Too Many Requests`` is honoured: the gateway rests for ``Retry-After``;
-* attempts are capped (``2 x number of gateways + 2``) and the whole request has a
-  deadline (:data:`REQUEST_DEADLINE`, 60 s by default), so a real outage ends in
-  a :class:`~eurec4a.errors.GatewayError` that lists what each gateway did.
+* a ``429 Too Many Requests`` is honoured: the gateway rests for ``Retry-After``
+  (seconds or an HTTP date), at least as long as its backoff; a rest that would
+  outlast the deadline ends the request at once instead of sleeping through it;
+* attempts are capped: ``2 x number of gateways + 2``, at least :data:`MIN_ATTEMPTS`
+  (a gateway that answers, if with errors, is worth retrying: one failing 30% of
+  its requests then still delivers every block of a large dataset), and at most
+  :data:`UNREACHABLE_ATTEMPTS` per gateway that cannot be reached at all (refused
+  connection, timeout: a server that is down, not a flaky one); the whole request
+  has a deadline (:data:`REQUEST_DEADLINE`, 60 s by default), so a real outage ends
+  in a :class:`~eurec4a.errors.GatewayError` that lists what each gateway did;
+* a caller that knows the content exists (a block linked from verified data) asks
+  with ``not_found="failover"``: a ``404`` then only means "this gateway does not
+  have it", the next gateway is asked, and when none has it the answer is a
+  :class:`~eurec4a.errors.GatewayError`, never a "does not exist" that a reader
+  such as zarr would turn into fill values.
 
 Examples
 --------
@@ -27,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import logging
 import random
 import threading
@@ -42,7 +54,17 @@ from .http import session
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GatewayPool", "REQUEST_DEADLINE", "BACKOFF_BASE", "BACKOFF_MAX", "TAMPER_BACKOFF"]
+__all__ = [
+    "GatewayPool",
+    "REQUEST_DEADLINE",
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "TAMPER_BACKOFF",
+    "MIN_ATTEMPTS",
+    "UNREACHABLE_ATTEMPTS",
+    "RETRY_AFTER_MAX",
+    "reset_gateway_state",
+]
 
 #: Seconds after which one request gives up on all gateways.
 REQUEST_DEADLINE = 60.0
@@ -52,6 +74,16 @@ BACKOFF_BASE = 0.1
 BACKOFF_MAX = 30.0
 #: How long a gateway that sent bytes not matching their CID is left alone.
 TAMPER_BACKOFF = 300.0
+#: Fewest attempts one request may make. With one gateway failing 30% of its requests,
+#: three retries lose about one request in 120 (0.3**4), which a dataset of a few hundred
+#: chunks hits almost surely; eleven lose one in two million (0.3**12). The backoff and
+#: the deadline bound how long a gateway that keeps answering with errors is retried.
+MIN_ATTEMPTS = 12
+#: Attempts per request on a gateway that cannot be reached at all (connection refused,
+#: DNS failure, timeout): it is down rather than flaky, so the error comes quickly.
+UNREACHABLE_ATTEMPTS = 3
+#: Longest rest a ``Retry-After`` header can impose on a gateway in this process.
+RETRY_AFTER_MAX = 300.0
 
 T = TypeVar("T")
 
@@ -108,29 +140,47 @@ class GatewayPool:
         self.deadline = float(deadline if deadline is not None else REQUEST_DEADLINE)
         self.public = public
 
-    def request(self, path: str, *, accept: str, consume: Callable[[requests.Response, str], T]) -> T:
+    def request(self, path: str, *, accept: str, consume: Callable[[requests.Response, str], T],
+                not_found: str = "definitive") -> T:
         """GET ``path`` (``/ipfs/...``) from the gateways; ``consume`` reads and verifies the answer.
 
         ``consume(response, gateway_url)`` may raise
         :class:`~eurec4a.errors.BlockVerificationError`; the gateway is then skipped
         and the next one asked.
+
+        Parameters
+        ----------
+        not_found
+            ``"definitive"`` (default): a ``404``/``410`` raises
+            :class:`~eurec4a.errors.ContentNotFoundError` at once (a CID typed by a
+            user). ``"failover"``: the content is known to exist (linked from verified
+            blocks), so a ``404`` only says this gateway lacks it; the other gateways
+            are asked and, if none has it, :class:`~eurec4a.errors.GatewayError` is raised.
         """
+        if not_found not in ("definitive", "failover"):
+            raise ValueError(f"not_found must be 'definitive' or 'failover', got {not_found!r}")
         start = time.monotonic()
         attempts = 0
-        max_attempts = 2 * len(self.urls) + 2
+        max_attempts = max(2 * len(self.urls) + 2, MIN_ATTEMPTS)
         errors: dict[str, str] = {}
+        lacking: set[str] = set()  # gateways that said 404 for content that exists
+        unreachable: dict[str, int] = {}  # attempts that got no answer at all, per gateway
         while True:
+            out = lacking | {u for u, n in unreachable.items() if n >= UNREACHABLE_ATTEMPTS}
+            if out.issuperset(self.urls):
+                raise self._give_up(path, errors, attempts, start, missing=lacking.issuperset(self.urls))
             now = time.monotonic()
             wall = time.time()
-            available = [u for u in self.urls if _state(u).skip_until <= wall]
+            candidates = [u for u in self.urls if u not in out]
+            available = [u for u in candidates if _state(u).skip_until <= wall]
             if not available:
-                wait = min(_state(u).skip_until for u in self.urls) - wall
+                wait = min(_state(u).skip_until for u in candidates) - wall
                 if now + wait - start > self.deadline or attempts >= max_attempts:
-                    raise self._give_up(path, errors)
+                    raise self._give_up(path, errors, attempts, start)
                 time.sleep(max(wait, 0.0))
                 continue
             if attempts >= max_attempts or now - start > self.deadline:
-                raise self._give_up(path, errors)
+                raise self._give_up(path, errors, attempts, start)
             url = available[0]
             attempts += 1
             self._maybe_warn_public(url)
@@ -142,11 +192,17 @@ class GatewayPool:
                     stream=True,
                 )
             except requests.RequestException as exc:
+                unreachable[url] = unreachable.get(url, 0) + 1
                 self._failed(url, f"{type(exc).__name__}: {exc}", errors)
                 continue
             try:
                 status = response.status_code
                 if status == 404 or status == 410:
+                    if not_found == "failover":
+                        # The gateway is healthy; it just does not hold this content: no backoff.
+                        lacking.add(url)
+                        errors[url] = f"does not have it ({status})"
+                        continue
                     raise ContentNotFoundError(
                         f"{path.split('?')[0]} was not found (gateway {url} answered {status}). "
                         "If this is a CID you typed, check it for a typo."
@@ -186,16 +242,18 @@ class GatewayPool:
         logger.info("gateway %s failed (%s); resting it for %.1f s", url, reason, delay)
 
     def _rate_limited(self, url: str, retry_after: str | None, errors: dict[str, str]) -> None:
-        try:
-            delay = float(retry_after) if retry_after else 1.0
-        except ValueError:
-            delay = 1.0
-        delay = min(max(delay, 0.0), BACKOFF_MAX)
+        asked = _retry_after_seconds(retry_after)
         state = _state(url)
         with _states_lock:
+            state.failures += 1
+            backoff = min(BACKOFF_BASE * 2 ** (state.failures - 1), BACKOFF_MAX)
+            # Never sooner than the gateway asked, nor sooner than a plain failure would allow
+            # (a "Retry-After: 0" must not turn into a tight loop).
+            delay = max(min(asked, RETRY_AFTER_MAX) if asked is not None else 1.0, backoff)
             state.skip_until = time.time() + delay
             state.last_error = f"rate limited (429, Retry-After {retry_after})"
         errors[url] = state.last_error
+        logger.info("gateway %s is rate limiting; resting it for %.1f s", url, delay)
 
     def _succeeded(self, url: str) -> None:
         state = _state(url)
@@ -203,10 +261,20 @@ class GatewayPool:
             state.failures = 0
             state.skip_until = 0.0
 
-    def _give_up(self, path: str, errors: dict[str, str]) -> GatewayError:
+    def _give_up(self, path: str, errors: dict[str, str], attempts: int = 0, start: float | None = None,
+                 missing: bool = False) -> GatewayError:
         lines = "; ".join(f"{u}: {errors.get(u) or _state(u).last_error or 'resting after earlier failures'}" for u in self.urls)
+        spent = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
+        if start is not None:
+            spent += f" in {time.monotonic() - start:.1f} s"
+        what = path.split("?")[0]
+        if missing:
+            return GatewayError(
+                f"no IPFS gateway has {what}, although it is part of verified content ({lines}){spent}. "
+                "Add a gateway or a local IPFS node that holds it (IPFS_GATEWAY, EUREC4A_IPFS_GATEWAYS)."
+            )
         return GatewayError(
-            f"no IPFS gateway delivered verified content for {path.split('?')[0]} ({lines}). "
+            f"no IPFS gateway delivered verified content for {what} ({lines}){spent}. "
             "Check your network, add gateways (IPFS_GATEWAY, EUREC4A_IPFS_GATEWAYS) or run a local IPFS node; "
             "content already in the cache (see `eurec4a pull`) works offline."
         )
@@ -220,3 +288,30 @@ class GatewayPool:
                 "Content is verified either way, but a local node (or IPFS_GATEWAY) is faster and more reliable.",
                 stacklevel=4,
             )
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), ``None`` if unusable.
+
+    Examples
+    --------
+    >>> _retry_after_seconds("7"), _retry_after_seconds("soon"), _retry_after_seconds(None)
+    (7.0, None, None)
+    >>> _retry_after_seconds("Thu, 01 Jan 1970 00:00:00 GMT")
+    0.0
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
