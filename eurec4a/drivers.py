@@ -286,10 +286,14 @@ class OpenDapSource(XarraySource):
     def _open(self, chunks: Any):
         import xarray as xr
 
+        from .remote_errors import open_guarded
+
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":
             _set_netcdf_timeouts()
-        return xr.open_dataset(self.urlpath, **kw)
+        # a server that is down or dies mid-read is reported with its URL, not as a library error
+        chunks = kw.pop("chunks")
+        return open_guarded(self.urlpath, chunks=chunks, where=self._where(), **kw)
 
 
 _NETCDF_RC_DONE = False

@@ -38,10 +38,6 @@ NEEDS_IPFS_FAILOVER_404 = pytest.mark.xfail(
     reason="eurec4a/ipfs.py must fetch blocks linked from verified data with "
            "GatewayPool.request(..., not_found='failover'); today a gateway's 404 becomes "
            "FileNotFoundError, which zarr reads as a missing chunk (fill values)")
-NEEDS_GUARDED_OPENDAP = pytest.mark.xfail(
-    strict=True,
-    reason="eurec4a/drivers.py OpenDapSource._open must open through "
-           "eurec4a.remote_errors.open_guarded; today pydap/libnetcdf errors surface raw")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -294,7 +290,6 @@ def _opendap_url(entry) -> str:
     return entry.urlpath  # the rendered URL of the data source
 
 
-@NEEDS_GUARDED_OPENDAP
 @pytest.mark.parametrize("path", [("Meteor", "LIMRAD94", "low_res"), ("JOANNE", "level3")],
                          ids=["pydap", "netcdf4"])
 def test_opendap_server_down_at_open_is_a_package_error_naming_the_url(stack, path):
@@ -308,7 +303,6 @@ def test_opendap_server_down_at_open_is_a_package_error_naming_the_url(stack, pa
     assert url in str(info.value)
 
 
-@NEEDS_GUARDED_OPENDAP
 def test_opendap_server_killed_while_loading_is_a_package_error_naming_the_url(stack):
     entry = eurec4a.get_intake_catalog().Meteor.LIMRAD94.low_res
     url = _opendap_url(entry)
