@@ -362,6 +362,20 @@ def _as_cid(cid: CID | str | bytes) -> CID:
         raise InvalidCIDError(f"{cid!r} is not a CID (expected e.g. 'bafy...' or 'Qm...'): {exc}") from exc
 
 
+def _digest_of(multihash: bytes) -> bytes:
+    """The hash digest in a multihash: what follows its two varints (hash code, length).
+
+    The same bytes as ``cid.raw_digest``, which costs ~70 us in ``multiformats``
+    (validation) against ~1 us here; every cache read and write needs it.
+    """
+    pos = 0
+    for _ in range(2):
+        while multihash[pos] & 0x80:
+            pos += 1
+        pos += 1
+    return multihash[pos:]
+
+
 def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
@@ -444,7 +458,8 @@ class BlockCache:
         'blocks'
         """
         cid = _as_cid(cid)
-        return self._blocks / _b32(bytes(cid.raw_digest))[:2] / _b32(bytes(cid.digest))
+        multihash = bytes(cid.digest)
+        return self._blocks / _b32(_digest_of(multihash))[:2] / _b32(multihash)
 
     # ---- reading
 

@@ -35,7 +35,7 @@ import dag_cbor
 from multiformats import CID, varint
 
 from .errors import BlockVerificationError
-from .ipld import verify_block
+from .ipld import cid_from_bytes, verify_block
 
 __all__ = ["CarWriter", "CarReader", "read_car", "write_car", "CarFormatError"]
 
@@ -124,7 +124,7 @@ def _read_uvarint(f: BinaryIO) -> int | None:
 def _split_cid(section: bytes) -> tuple[CID, int]:
     """Split a section into its CID and the offset where the block begins."""
     if section[:2] == b"\x12\x20":  # CIDv0: a bare sha2-256 multihash
-        return CID.decode(section[:34]), 34
+        return cid_from_bytes(section[:34]), 34
     # CIDv1: version, codec and multihash header, all varints, then the digest
     pos = 0
     values = []
@@ -133,7 +133,7 @@ def _split_cid(section: bytes) -> tuple[CID, int]:
         values.append(value)
         pos += n
     end = pos + values[3]
-    return CID.decode(section[:end]).set(base="base32"), end
+    return cid_from_bytes(section[:end]), end
 
 
 class CarReader:

@@ -23,8 +23,9 @@ and :class:`YAMLCatalog` first, intake's registry only for other names), renders
 ``args`` with jinja2 (sandboxed, undefined names are errors) from validated
 parameters, propagates the root catalog's storage options to every URL of the
 same protocol, and refuses to open a catalog file that is already open above
-itself (:class:`CatalogCycleError`). YAML files are parsed once per opened
-catalog tree with libyaml's ``CSafeLoader``.
+itself (:class:`CatalogCycleError`). YAML files are fetched and parsed once per
+opened catalog tree (:func:`parse_yaml`: libyaml, objects built directly), and
+:func:`eurec4a.tree.walk` fetches each nesting level's files at once.
 
 Examples
 --------
@@ -58,7 +59,9 @@ import inspect
 import logging
 import os
 import posixpath
+import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import fsspec
@@ -96,11 +99,14 @@ __all__ = [
     "CatalogCycleError",
     "EntryNotFoundError",
     "normalize_url",
+    "parse_yaml",
 ]
 
 logger = logging.getLogger(__name__)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Threads fetching catalog files at once from filesystems without an async API (``ipfs``).
+PREFETCH_WORKERS = 16
 
 #: Parameter types of intake V1 catalogs (``type:`` of a parameter).
 PARAMETER_TYPES = ("bool", "datetime", "dict", "float", "int", "list", "mlist", "str", "tuple", "unicode", "other")
@@ -171,6 +177,8 @@ class _Session:
         # Options of a chained root URL are already keyed by protocol: not propagated.
         self.root_family = _family(protos[0]) if len(protos) == 1 else None
         self._parsed: dict[str, Any] = {}
+        self._raw: dict[str, bytes] = {}  # fetched by prefetch(), not parsed yet
+        self._filesystems: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._url_locks: dict[str, threading.Lock] = {}
 
@@ -199,20 +207,73 @@ class _Session:
             with self._lock:
                 if url in self._parsed:
                     return self._parsed[url]
-            data = self._fetch_and_parse(url, explicit)
+                raw = self._raw.pop(url, None)
+            data = self._fetch_and_parse(url, explicit, raw)
             with self._lock:
                 self._parsed[url] = data
             return data
 
-    def _fetch_and_parse(self, url: str, explicit: dict[str, Any] | None) -> dict[str, Any]:
-        opts = self.options_for(url, explicit)
-        protos = url_protocols(url)
-        if len(protos) == 1:
-            opts = with_default_timeouts(protos[0], opts)
-        try:
-            # cat_file: one GET per file (open() would first ask for the size).
+    def _filesystem(self, url: str, explicit: dict[str, Any] | None = None):
+        """``(filesystem, path)`` for ``url`` with the session's options (one lookup per protocol and options)."""
+        key = (url.split("://", 1)[0] if "://" in url else "", repr(explicit) if explicit else "")
+        fs = self._filesystems.get(key)
+        if fs is None or "::" in url:
+            opts = self.options_for(url, explicit)
+            protos = url_protocols(url)
+            if len(protos) == 1:
+                opts = with_default_timeouts(protos[0], opts)
             fs, fspath = fsspec.core.url_to_fs(url, **opts)
-            raw = fs.cat_file(fspath)
+            if "::" not in url:
+                self._filesystems[key] = fs
+            return fs, fspath
+        return fs, fs._strip_protocol(url)
+
+    def prefetch(self, urls: Any) -> None:
+        """Fetch the remote catalog files at ``urls`` all at once, ahead of :meth:`load_yaml`.
+
+        Files already parsed or fetched, local files, and files a filesystem says it
+        holds locally (``fs.has_local(path)``, e.g. the ``ipfs`` block cache) are
+        skipped. Asynchronous filesystems (``http``) get every request in one
+        ``asyncio.gather``, others a thread pool, so a level of a catalog tree costs one
+        round trip. Nothing is raised here: a file that fails is fetched again, and its
+        error raised, when the catalog is opened.
+        """
+        with self._lock:
+            todo = [u for u in dict.fromkeys(urls) if u not in self._parsed and u not in self._raw]
+        groups: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
+        for url in todo:
+            if "::" in url or url_protocols(url)[0] in ("file", "local"):
+                continue
+            try:
+                fs, path = self._filesystem(url)
+                has_local = getattr(fs, "has_local", None)
+                if has_local is not None and has_local(path):
+                    continue
+            except Exception:  # reported when the catalog is opened
+                logger.debug("prefetch of %s skipped", url, exc_info=True)
+                continue
+            groups.setdefault(id(fs), (fs, []))[1].append((url, path))
+        for fs, items in groups.values():
+            if len(items) < 2:
+                continue  # one file: no round trip to save; load_yaml fetches it
+            if getattr(fs, "async_impl", False) and getattr(fs, "loop", None) is not None:
+                results = _gather_cat(fs, [path for _, path in items])
+            else:
+                with ThreadPoolExecutor(max_workers=min(PREFETCH_WORKERS, len(items))) as pool:
+                    results = list(pool.map(lambda item: _try_cat(fs, item[1]), items))
+            with self._lock:
+                for (url, _), raw in zip(items, results):
+                    if isinstance(raw, bytes) and url not in self._parsed:
+                        self._raw[url] = raw
+                    elif not isinstance(raw, bytes):
+                        logger.debug("prefetch of %s failed: %r", url, raw)
+
+    def _fetch_and_parse(self, url: str, explicit: dict[str, Any] | None, raw: bytes | None = None) -> dict[str, Any]:
+        try:
+            if raw is None:
+                # cat_file: one GET per file (open() would first ask for the size).
+                fs, fspath = self._filesystem(url, explicit)
+                raw = fs.cat_file(fspath)
         except Eurec4aError:
             raise
         except FileNotFoundError as exc:
@@ -224,7 +285,7 @@ class _Session:
                 raise ServerUnreachableError(f"cannot read catalog file {url}: {type(exc).__name__}: {exc}") from exc
             raise
         try:
-            data = yaml.load(raw, Loader=_Loader)
+            data = parse_yaml(raw)
         except yaml.YAMLError as exc:
             raise CatalogError(f"catalog file {url} is not valid YAML: {exc}") from exc
         if data is None:
@@ -239,6 +300,98 @@ class _Session:
         if sources is not None and not isinstance(sources, dict):
             raise CatalogError(f"catalog file {url}: 'sources' must be a mapping of entry name to entry")
         return data
+
+
+_YAML = "tag:yaml.org,2002:"
+#: Scalar tags whose PyYAML constructors :func:`parse_yaml` calls directly (plain functions).
+_YAML_SCALARS = frozenset(_YAML + t for t in ("null", "bool", "int", "float", "timestamp"))
+
+
+class _SlowPath(Exception):
+    """The document uses a YAML feature :func:`parse_yaml` leaves to ``yaml.load``."""
+
+
+def parse_yaml(raw: bytes | str) -> Any:
+    """The same as ``yaml.load(raw, Loader=CSafeLoader)``, in about two thirds of the time.
+
+    libyaml parses and composes the document (in C); PyYAML's constructor then
+    visits every node generically (two-step generators for recursive structures,
+    per-node bookkeeping), which is most of the time a catalog file takes to load.
+    Here mappings, sequences and strings are built directly, the other plain
+    scalars (null, bool, int, float, timestamp) by PyYAML's own constructors, and
+    anchors keep their sharing. Anything else (merge keys ``<<``, ``!!set``,
+    ``!!binary``, custom tags, unhashable keys) sends the whole document to
+    ``yaml.load``, so the result and the errors are PyYAML's.
+
+    Examples
+    --------
+    >>> parse_yaml(b"a: [1, 2.5, x, null, 2020-02-01]")
+    {'a': [1, 2.5, 'x', None, datetime.date(2020, 2, 1)]}
+    """
+    if not hasattr(yaml, "CSafeLoader"):
+        return yaml.load(raw, Loader=_Loader)
+    loader = yaml.CSafeLoader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _construct(node, loader, {})
+    except _SlowPath:
+        pass
+    except TypeError:  # e.g. an unhashable mapping key: PyYAML's error message is better
+        pass
+    finally:
+        loader.dispose()
+    return yaml.load(raw, Loader=_Loader)
+
+
+def _construct(node: Any, loader: Any, shared: dict[int, Any]) -> Any:
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        if tag == _YAML + "str":
+            return node.value
+        if tag in _YAML_SCALARS:
+            return loader.yaml_constructors[tag](loader, node)
+        raise _SlowPath(tag)
+    hit = shared.get(id(node))
+    if hit is not None:  # an alias: the same object, as PyYAML gives
+        return hit
+    if isinstance(node, yaml.MappingNode) and tag == _YAML + "map":
+        out: dict[Any, Any] = {}
+        shared[id(node)] = out
+        for key, value in node.value:
+            if key.tag == _YAML + "merge":
+                raise _SlowPath(key.tag)
+            out[_construct(key, loader, shared)] = _construct(value, loader, shared)
+        return out
+    if isinstance(node, yaml.SequenceNode) and tag == _YAML + "seq":
+        items: list[Any] = []
+        shared[id(node)] = items
+        items.extend(_construct(value, loader, shared) for value in node.value)
+        return items
+    raise _SlowPath(tag)
+
+
+def _try_cat(fs: Any, path: str) -> bytes | BaseException:
+    try:
+        return fs.cat_file(path)
+    except Exception as exc:  # handed back, raised later by load_yaml
+        return exc
+
+
+def _gather_cat(fs: Any, paths: list[str]) -> list[bytes | BaseException]:
+    """``fs._cat_file`` of every path concurrently on the filesystem's event loop."""
+    import asyncio
+
+    from fsspec.asyn import sync
+
+    async def gather():
+        return await asyncio.gather(*(fs._cat_file(p) for p in paths), return_exceptions=True)
+
+    try:
+        return sync(fs.loop, gather)
+    except Exception as exc:  # e.g. the loop is gone: fetch one by one later
+        return [exc] * len(paths)
 
 
 def _is_network_error(exc: BaseException) -> bool:
@@ -455,6 +608,10 @@ def _parse_parameters(spec: Any, where: str) -> dict[str, Parameter]:
     return out
 
 
+#: ``{{ CATALOG_DIR }}``, the one template most catalog paths use (rendered without jinja2).
+_CATALOG_DIR_TAG = re.compile(r"\{\{\s*CATALOG_DIR\s*\}\}")
+
+
 @functools.lru_cache(maxsize=None)
 def _jinja_env():
     from jinja2 import StrictUndefined
@@ -479,6 +636,12 @@ def _render(obj: Any, context: dict[str, Any], where: str, missing: dict[str, An
     if isinstance(obj, str):
         if "{{" not in obj and "{%" not in obj:
             return obj
+        if "CATALOG_DIR" in context:
+            # The common case, "{{CATALOG_DIR}}/x.yaml", without compiling a template (~0.5 ms each).
+            rest = _CATALOG_DIR_TAG.sub("", obj)
+            if "{{" not in rest and "{%" not in rest and "{#" not in rest:
+                value = str(context["CATALOG_DIR"])
+                return _CATALOG_DIR_TAG.sub(lambda _: value, obj)
         import jinja2
 
         try:

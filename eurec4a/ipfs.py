@@ -46,7 +46,7 @@ from .cid import parse_cid
 from .dag import Entry, UnixFSReader, split_path
 from .errors import ContentNotFoundError, InvalidCIDError
 from .gateways import GatewayPool
-from .ipld import verify_block
+from .ipld import UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD, verify_block
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ ACCEPT_RAW = "application/vnd.ipld.raw"
 MEMORY_CACHE_BYTES = 64 * 1024 * 1024
 #: How many missing blocks one operation may fetch one by one before giving up.
 MAX_SINGLE_BLOCK_FETCHES = 4096
+#: Decoded dag-pb nodes (directories, HAMT shards, file roots) and resolved paths kept
+#: per filesystem. Content is immutable, so these never go stale; they matter because
+#: decoding one CID with ``multiformats`` costs ~0.2 ms and every read of a catalog
+#: file would otherwise decode every directory on its path again.
+MEMO_ENTRIES = 65536
 
 
 class _Missing(Exception):
@@ -93,6 +98,47 @@ class _BlockMemory:
             while self.size > self.limit and self._data:
                 _, old = self._data.popitem(last=False)
                 self.size -= len(old)
+
+
+class _Memo:
+    """A thread-safe dict bounded by entry count: emptied when full (entries are cheap to rebuild)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._data: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        return self._data.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            if len(self._data) >= self.limit:
+                self._data.clear()
+            self._data[key] = value
+
+
+class _MemoReader(UnixFSReader):
+    """A :class:`UnixFSReader` that decodes each structural dag-pb block once.
+
+    Directories, HAMT shards and nodes with links are kept decoded; leaves (which
+    hold the file bytes) are not, so memory stays bounded by the DAG's structure.
+    """
+
+    def __init__(self, get_block, limit: int = MEMO_ENTRIES):
+        super().__init__(get_block)
+        self._nodes = _Memo(limit)
+
+    def node(self, cid: CID):
+        key = bytes(cid)  # codec + multihash: a raw and a dag-pb CID of one block decode differently
+        hit = self._nodes.get(key)
+        if hit is not None:
+            return hit
+        result = super().node(cid)
+        node, fs = result
+        if node is not None and (node.links or fs.type in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD)):
+            self._nodes.put(key, result)
+        return result
 
 
 class IPFSFileSystem(AbstractFileSystem):
@@ -132,7 +178,10 @@ class IPFSFileSystem(AbstractFileSystem):
         self.pool = GatewayPool(self.gateway_urls, timeout=read_timeout, public=public)
         self.cache = BlockCache(cache_dir, cache_size)
         self._memory = _BlockMemory(MEMORY_CACHE_BYTES)
-        self.reader = UnixFSReader(self._local_block)
+        self.reader = _MemoReader(self._local_block)
+        # path string -> (root CID, parts, "<CID>/<path>"); "<CID>/<path>" -> resolved CID
+        self._paths = _Memo(MEMO_ENTRIES)
+        self._resolved = _Memo(MEMO_ENTRIES)
         #: Number of gateway requests this instance made (tests and benchmarks read it).
         self.request_count = 0
         self._count_lock = threading.Lock()
@@ -214,16 +263,41 @@ class IPFSFileSystem(AbstractFileSystem):
                 break
         return path.strip("/")
 
-    def _split(self, path: str) -> tuple[CID, list[str]]:
+    def _parse(self, path: Any) -> tuple[CID, list[str], str]:
+        """``(root CID, path parts, "<CID>/<parts>")`` of ``path`` (memoized: parsing a CID is slow)."""
+        key = path if isinstance(path, str) else str(path)
+        hit = self._paths.get(key)
+        if hit is not None:
+            return hit
         parts = split_path(self._strip_protocol(path))
         if not parts:
             raise InvalidCIDError("an ipfs path needs a CID: ipfs://<CID>/path")
-        return parse_cid(parts[0]), parts[1:]
+        root_key = ("root", parts[0])
+        hit = self._paths.get(root_key)
+        if hit is None:
+            cid = parse_cid(parts[0])
+            hit = (cid, str(cid))
+            self._paths.put(root_key, hit)
+        root, root_text = hit
+        out = (root, parts[1:], "/".join([root_text] + parts[1:]))
+        self._paths.put(key, out)
+        return out
+
+    def _split(self, path: str) -> tuple[CID, list[str]]:
+        root, parts, _ = self._parse(path)
+        return root, parts
+
+    def _resolve_local(self, root: CID, parts: list[str], ipfs_path: str) -> CID:
+        """The CID at ``ipfs_path`` from local blocks (raises :class:`_Missing`); memoized, paths are immutable."""
+        cid = self._resolved.get(ipfs_path)
+        if cid is None:
+            cid = self.reader.resolve(root, parts)
+            self._resolved.put(ipfs_path, cid)
+        return cid
 
     def _resolve(self, path: str, scope: str = "block") -> tuple[CID, str]:
-        root, parts = self._split(path)
-        ipfs_path = "/".join([str(root)] + parts)
-        cid = self._with_blocks(lambda: self.reader.resolve(root, parts), ipfs_path, dag_scope=scope)
+        root, parts, ipfs_path = self._parse(path)
+        cid = self._with_blocks(lambda: self._resolve_local(root, parts, ipfs_path), ipfs_path, dag_scope=scope)
         return cid, ipfs_path
 
     # ------------------------------------------------------------ fsspec API
@@ -254,6 +328,25 @@ class IPFSFileSystem(AbstractFileSystem):
                 list(pool.map(self._fetch_block, missing))
         return [self._entry_info(f"{base}/{name}", self.reader.entry(c, name)) for name, c, _ in links]
 
+    def has_local(self, path: str) -> bool:
+        """Whether the whole file or directory block at ``path`` can be read without a request.
+
+        Used by the catalog reader to fetch only what is missing concurrently.
+
+        Examples
+        --------
+        >>> fs.has_local("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/catalog.yml")  # doctest: +SKIP
+        True
+        """
+        try:
+            root, parts, ipfs_path = self._parse(path)
+            cid = self._resolve_local(root, parts, ipfs_path)
+            for block in self.reader.entity_blocks(cid):
+                self._local_block(block)
+        except _Missing:
+            return False
+        return True
+
     def _has_local(self, cid: CID) -> bool:
         try:
             self._local_block(cid)
@@ -262,8 +355,7 @@ class IPFSFileSystem(AbstractFileSystem):
             return False
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
-        root, parts = self._split(path)
-        ipfs_path = "/".join([str(root)] + parts)
+        root, parts, ipfs_path = self._parse(path)
         if (start is not None and start < 0) or (end is not None and end < 0):
             size = self.info(path)["size"]
             start = None if start is None else (start if start >= 0 else max(size + start, 0))
@@ -275,7 +367,7 @@ class IPFSFileSystem(AbstractFileSystem):
         params = {"dag_scope": "entity"}
         if lo or end is not None:
             params["entity_bytes"] = f"{lo}:{'*' if end is None else end - 1}"
-        return self._with_blocks(lambda: self.reader.read(self.reader.resolve(root, parts), lo, end),
+        return self._with_blocks(lambda: self.reader.read(self._resolve_local(root, parts, ipfs_path), lo, end),
                                  ipfs_path, **params)
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None, autocommit: bool = True,
@@ -299,11 +391,11 @@ class IPFSFileSystem(AbstractFileSystem):
         >>> fs.prefetch("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
         1
         """
-        root, parts = self._split(path)
-        marker = self.cache.path / "complete" / f"{root}{'-' + '-'.join(parts) if parts else ''}"
+        root, parts, ipfs_path = self._parse(path)
+        marker = self.cache.path / "complete" / f"{ipfs_path.replace('/', '-')}"
         if marker.exists():
             return 0
-        self._fetch_car("/".join([str(root)] + parts), dag_scope="all")
+        self._fetch_car(ipfs_path, dag_scope="all")
         try:
             atomic_write_bytes(marker, b"")
         except OSError as exc:  # the cache may be read-only; prefetching again is the only cost

@@ -9,9 +9,9 @@ shows the error on the entry's line).
 
 intake's own ``Catalog.walk`` recurses without cycle detection and prints and
 swallows errors; these functions are written here for that reason. For remote
-catalogs the files of sibling sub-catalogs are fetched concurrently
-(:data:`PREFETCH_WORKERS` threads) before they are walked: a walk of the
-catalog costs about one round trip per nesting level instead of one per file.
+catalogs every catalog file is fetched before the walk, breadth first, each
+nesting level's files all at once: a walk of the catalog costs about one round
+trip per nesting level instead of one per file.
 
 Examples
 --------
@@ -45,21 +45,16 @@ import dataclasses
 import logging
 import sys
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, Iterator, Literal
 
 from intake.catalog.base import Catalog
 
-from .drivers import url_protocols
 from .errors import CatalogError
 from .intake_compat import CatalogCycleError, Entry, Parameter, YAMLCatalog, _show
 
-__all__ = ["walk", "tree", "iter_nodes", "Node", "CatalogCycleWarning", "CatalogLoadWarning", "PREFETCH_WORKERS"]
+__all__ = ["walk", "tree", "iter_nodes", "Node", "CatalogCycleWarning", "CatalogLoadWarning"]
 
 logger = logging.getLogger(__name__)
-
-#: Threads fetching sibling catalog files of a remote catalog at the same time.
-PREFETCH_WORKERS = 8
 
 
 class CatalogCycleWarning(UserWarning):
@@ -114,31 +109,47 @@ def _is_catalog(entry: Any) -> bool:
     return getattr(entry, "_container", None) == "catalog" or getattr(entry, "container", None) == "catalog"
 
 
-def _prefetch(cat: Catalog, entries: dict[str, Any]) -> None:
-    """Fetch the files of ``cat``'s sub-catalogs concurrently (remote catalogs only)."""
-    session = getattr(cat, "_session", None)
-    if session is None or PREFETCH_WORKERS <= 1:
-        return
-    targets = []
-    for entry in entries.values():
-        if isinstance(entry, Entry) and entry.is_catalog:
-            try:
-                url = entry.target_url()
-            except Exception:  # reported when the entry itself is opened
-                continue
-            if url and url_protocols(url)[0] not in ("file", "local") and url not in cat._chain:
-                targets.append(url)
-    if len(targets) < 2:
-        return
-
-    def fetch(url: str) -> None:
+def _catalog_entries(cat: Catalog) -> Iterator[Entry]:
+    for entry in _entries(cat).values():
         try:
-            session.load_yaml(url)
-        except Exception:  # the walk opens the entry again and reports the error there
-            logger.debug("prefetch of %s failed", url, exc_info=True)
+            if isinstance(entry, Entry) and entry.is_catalog:
+                yield entry
+        except Exception:  # a broken entry is reported by the walk itself
+            continue
 
-    with ThreadPoolExecutor(max_workers=min(PREFETCH_WORKERS, len(targets))) as pool:
-        list(pool.map(fetch, targets))
+
+def _prefetch_tree(cat: Catalog, max_depth: int | None) -> None:
+    """Fetch every catalog file the walk will open, breadth first: one batch of requests per nesting level.
+
+    Each level's files are fetched at once (:meth:`eurec4a.intake_compat._Session.prefetch`),
+    then opened (``entry()``, the very objects the depth-first walk uses afterwards,
+    so nothing is opened twice) to learn the next level's files. Failures are left
+    for the walk, which reports them on their entry.
+    """
+    session = getattr(cat, "_session", None)
+    if session is None or not hasattr(session, "prefetch"):
+        return
+    level, depth = [cat], 1
+    while level and (max_depth is None or depth < max_depth):
+        children: list[tuple[Entry, str]] = []  # (entry, the file it opens); cycles are left to the walk
+        for parent in level:
+            for entry in _catalog_entries(parent):
+                try:
+                    url = entry.target_url()
+                except Exception:  # reported when the walk opens the entry
+                    continue
+                if url and url not in parent._chain:
+                    children.append((entry, url))
+        session.prefetch([url for _, url in children])
+        below = []
+        for entry, _ in children:
+            try:
+                sub = entry()  # kept by the entry: the walk gets this very catalog
+            except Exception:  # reported by the walk
+                continue
+            if isinstance(sub, YAMLCatalog):
+                below.append(sub)
+        level, depth = below, depth + 1
 
 
 def iter_nodes(cat: Catalog, *, max_depth: int | None = None) -> Iterator[Node]:
@@ -158,14 +169,13 @@ def iter_nodes(cat: Catalog, *, max_depth: int | None = None) -> Iterator[Node]:
     """
     if max_depth is not None and max_depth < 1:
         return
+    _prefetch_tree(cat, max_depth)
     yield from _iter(cat, max_depth, "", 1, ())
 
 
 def _iter(cat: Catalog, max_depth: int | None, prefix: str, depth: int, last: tuple[bool, ...]) -> Iterator[Node]:
     entries = _entries(cat)
     descend = max_depth is None or depth < max_depth
-    if descend:
-        _prefetch(cat, entries)
     names = list(entries)
     for i, name in enumerate(names):
         entry = entries[name]
