@@ -292,7 +292,10 @@ class _Session:
             data = {}
         if not isinstance(data, dict):
             raise CatalogError(f"catalog file {url} must hold a mapping, not a {type(data).__name__}")
-        version = data.get("version") or (data.get("metadata") or {}).get("version") or 1
+        meta = data.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise CatalogError(f"catalog file {url}: 'metadata' must be a mapping, not a {type(meta).__name__}")
+        version = data.get("version") or meta.get("version") or 1
         if not isinstance(version, (int, float)) or version > 1:
             raise CatalogError(f"catalog file {url} is an intake V2 catalog (version: {version!r}); "
                                "this catalog reader opens intake V1 YAML catalogs only")
@@ -771,7 +774,12 @@ class Entry(LocalCatalogEntry):
         self._description = spec.get("description")
         self._driver = spec.get("driver")
         self._direct_access = spec.get("direct_access", "forbid")
-        self._metadata = dict(spec.get("metadata") or {})
+        metadata = spec.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            metadata = {}
+            self._error = self._error or CatalogError(
+                f"entry {where!r} of {catalog.path}: 'metadata' must be a mapping")
+        self._metadata = dict(metadata)
         args = spec.get("args") or {}
         self._open_args = args if isinstance(args, dict) else {}
         if not isinstance(args, dict) and self._error is None:

@@ -224,7 +224,11 @@ class IPFSFileSystem(AbstractFileSystem):
         return self.pool.request(path, accept=ACCEPT_CAR, consume=consume)
 
     def _fetch_block(self, cid: CID) -> bytes:
-        """Fetch one block with ``?format=raw`` and verify it."""
+        """Fetch one block with ``?format=raw`` and verify it.
+
+        Only blocks linked from verified data are fetched this way, so the block exists:
+        a gateway's 404 means that gateway lacks it, and the next one is asked.
+        """
 
         def consume(response, gateway):
             data = response.content
@@ -232,20 +236,37 @@ class IPFSFileSystem(AbstractFileSystem):
             return data
 
         self._count()
-        data = self.pool.request(f"/ipfs/{cid}?format=raw", accept=ACCEPT_RAW, consume=consume)
+        data = self.pool.request(f"/ipfs/{cid}?format=raw", accept=ACCEPT_RAW, consume=consume,
+                                 not_found="failover")
         self._store(cid, data)
         return data
 
     def _with_blocks(self, op, ipfs_path: str, **car_params: str):
-        """Run ``op()`` on local blocks; on a miss, fetch the CAR for ``ipfs_path`` once, then single blocks."""
+        """Run ``op()`` on local blocks; on a miss, fetch the CAR for ``ipfs_path`` once, then single blocks.
+
+        "Not found" is decided from verified data, never from a gateway's word alone: a 404
+        for the root CID is definitive (nobody has it), but a 404 for a path below a
+        verified directory may only mean that the gateway lacks some blocks. Then the
+        missing blocks are fetched one by one from any gateway, and the path is resolved
+        locally: a name that is absent from a verified directory is a ``FileNotFoundError``
+        (zarr's missing chunk), a block that no gateway has is a ``GatewayError`` (never
+        fill values in place of data).
+        """
+        root = parse_cid(ipfs_path.split("/", 1)[0])
         fetched_car = False
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
             try:
                 return op()
             except _Missing as missing:
+                is_root = bytes(missing.cid.digest) == bytes(root.digest)
                 if not fetched_car:
                     fetched_car = True
-                    self._fetch_car(ipfs_path, **car_params)
+                    try:
+                        self._fetch_car(ipfs_path, **car_params)
+                    except ContentNotFoundError:
+                        if is_root:
+                            raise
+                        # below verified data: look block by block instead of believing the 404
                 else:
                     # the gateway's CAR lacked a block (allowed for some scopes): ask for it alone
                     self._fetch_block(missing.cid)

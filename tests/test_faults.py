@@ -31,14 +31,6 @@ ROUNDS = 100
 
 pytestmark = pytest.mark.filterwarnings("ignore:PyDAP was unable to determine the DAP protocol")
 
-# Known gaps whose fix lies in modules owned by others (strict: when fixed, these xpass and fail,
-# so the marker gets removed together with the fix).
-NEEDS_IPFS_FAILOVER_404 = pytest.mark.xfail(
-    strict=True,
-    reason="eurec4a/ipfs.py must fetch blocks linked from verified data with "
-           "GatewayPool.request(..., not_found='failover'); today a gateway's 404 becomes "
-           "FileNotFoundError, which zarr reads as a missing chunk (fill values)")
-
 
 # --------------------------------------------------------------------------- helpers
 def _entry(cat):
@@ -185,7 +177,6 @@ def test_only_gateway_tampering_is_an_error_naming_gateway_and_content(stack, tm
     assert all(block in genuine for block in _cached_blocks(cache_dir))
 
 
-@NEEDS_IPFS_FAILOVER_404
 def test_gateway_without_the_chunks_never_yields_fill_values(stack, reference, tmp_path):
     """A gateway that answers 404 for blocks a verified directory links to must not turn into NaNs."""
     honest = eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, gateways=[stack.gateway.url],

@@ -230,12 +230,6 @@ def _list_and_walk(cat):
     return listed, described, walked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="eurec4a/intake_compat.py: a catalog whose top-level 'metadata' is not a mapping raises "
-           "AttributeError (_Session._fetch_and_parse, data.get('metadata').get), and an entry whose "
-           "'metadata' is a list/number raises ValueError/TypeError (Entry.__init__, dict(spec['metadata'])); "
-           "both must be CatalogError")
 @NETWORK_FUZZ
 @given(body=catalog_bytes)
 def test_any_catalog_yaml_gives_a_walkable_catalog_or_a_catalog_error(stack, body):
