@@ -31,6 +31,7 @@ from .errors import (
     ServerUnreachableError,
 )
 from .ipfs import IPFSFileSystem
+from .offline import pull
 from .pointer import CatalogVersion, get_catalog_versions, get_latest_intake_cid
 
 # clobber: ipfsspec registers "ipfs" too (unverified); inside eurec4a, reads are verified.
@@ -44,6 +45,7 @@ __all__ = [
     "get_catalog_versions",
     "CatalogVersion",
     "IPFSFileSystem",
+    "pull",
     "Eurec4aError",
     "InvalidModeError",
     "InvalidCIDError",

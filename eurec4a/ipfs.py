@@ -423,13 +423,6 @@ class IPFSFileSystem(AbstractFileSystem):
             logger.debug("cannot record complete DAG %s: %s", root, exc)
         return 1
 
-    def pull(self, path: str) -> int:
-        """Fetch and verify every block below ``path`` into the cache; return the bytes pulled."""
-        root, parts = self._split(path)
-        cid, ipfs_path = self._resolve(path)
-        self._with_blocks(lambda: list(self.reader.walk_blocks(cid)), ipfs_path, dag_scope="all")
-        return sum(len(self._local_block(c)) for c in self.reader.walk_blocks(cid))
-
 
 class _IPFSFile(AbstractBufferedFile):
     """A read-only buffered file whose ranges come from :meth:`IPFSFileSystem.cat_file`."""
