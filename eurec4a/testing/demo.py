@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(tree(cat), end="")
             entry = cat[ENTRY]
             info = entry.describe()
-            print(f"\n{ENTRY}: {info['description']}  [driver {info.get('driver') or info.get('plugin')}]")
+            driver = info.get("driver") or info.get("plugin")
+            driver = ", ".join(driver) if isinstance(driver, (list, tuple)) else driver
+            print(f"\n{ENTRY}: {info['description']}  [driver {driver}]")
             ds = entry.to_dask().load()
             datasets[label] = ds
             after = stack.request_counts()
