@@ -3,8 +3,6 @@ import pytest
 
 import eurec4a
 
-distributed = pytest.importorskip("distributed")  # part of the test extra; this guards plain installs only
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
