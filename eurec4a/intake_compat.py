@@ -541,7 +541,11 @@ class Parameter(UserParameter):
 
     def accepted(self) -> str:
         """What the parameter accepts, in words: ``"float in [1.0, 1.1]"``, ``"str, one of [...]"``."""
-        text = self.type
+        return self.type + self.constraints()
+
+    def constraints(self) -> str:
+        """The allowed values and range, in words (``", one of [...]"``, ``" in [lo, hi]"``), or ``""``."""
+        text = ""
         if self.allowed is not None:
             text += f", one of {[_show(v) for v in self.allowed]}"
         if self.min is not None or self.max is not None:

@@ -248,13 +248,7 @@ def _format_param(p: Any) -> str:
         text = f"{p.name}: {p.type}"
         if p.default is not None:
             text += f" = {_show(p.default)}"
-        if p.allowed is not None:
-            text += f", one of {[_show(v) for v in p.allowed]}"
-        if p.min is not None or p.max is not None:
-            lo = "" if p.min is None else _show(p.min)
-            hi = "" if p.max is None else _show(p.max)
-            text += f" in [{lo}, {hi}]"
-        return text
+        return text + p.constraints()
     d = p.describe() if hasattr(p, "describe") else dict(p)
     return f"{d.get('name')}: {d.get('type')} = {d.get('default')}"
 
