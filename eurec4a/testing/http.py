@@ -55,6 +55,7 @@ __all__ = [
     "RequestRecord",
     "RangeNotSatisfiable",
     "parse_range",
+    "base_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -278,6 +279,12 @@ class _ThreadingServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
+def base_url(host: str, port: int) -> str:
+    """``http://host:port`` with IPv6 hosts bracketed (no trailing slash)."""
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
+
+
 class ServerBase:
     """A threaded HTTP server with fault switches, a request log and stop/restart on one port.
 
@@ -317,8 +324,7 @@ class ServerBase:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8123`` (no trailing slash)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
 
     @property
     def running(self) -> bool:

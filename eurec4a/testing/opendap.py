@@ -58,7 +58,7 @@ import weakref
 from typing import Any, Callable, Iterable
 
 from .faults import Faults, tamper_bytes
-from .http import RequestRecord
+from .http import RequestRecord, base_url
 
 __all__ = ["OpendapServer", "OpendapServerError", "wsgi_app"]
 
@@ -323,8 +323,7 @@ class OpendapServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8123`` (no trailing slash)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
 
     @property
     def running(self) -> bool:
