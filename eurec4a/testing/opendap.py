@@ -84,6 +84,9 @@ THREADS = 4
 _ENV_DATA = "EUREC4A_OPENDAP_DATA"
 _ENV_FAULTS = "EUREC4A_OPENDAP_FAULTS"
 _ENV_LOG = "EUREC4A_OPENDAP_LOG"
+_ENV_OWNER = "EUREC4A_OPENDAP_OWNER_PID"
+#: Seconds between the server's checks that the process that started it is still alive.
+OWNER_POLL = 1.0
 #: Header marking the parent's readiness probes (left out of the request log).
 _PROBE_HEADER = "X-Eurec4a-Probe"
 _PROBE_ENVIRON = "HTTP_X_EUREC4A_PROBE"
@@ -220,6 +223,32 @@ def _patch_pydap_subsetting() -> None:
     LazyVariable.__getitem__ = __getitem__
 
 
+def _watch_owner(owner: str | None) -> None:
+    """End this server when the process that started it is gone.
+
+    The server runs in a session of its own (so stop() can kill it whole), which also
+    means it outlives a test process that is killed (a timeout, SIGKILL) before its
+    cleanup runs. A daemon thread in the worker polls the owner and then stops the
+    gunicorn master, so no orphan server keeps a port and a process.
+    """
+    if not owner:
+        return
+    owner_pid, master_pid = int(owner), os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(OWNER_POLL)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os.kill(master_pid, signal.SIGTERM)
+                return
+            except PermissionError:  # alive, owned by someone else
+                continue
+
+    threading.Thread(target=watch, name="eurec4a-opendap-owner-watch", daemon=True).start()
+
+
 def wsgi_app() -> Callable:
     """The WSGI application gunicorn runs: pydap's DapServer over ``$EUREC4A_OPENDAP_DATA``.
 
@@ -228,6 +257,7 @@ def wsgi_app() -> Callable:
     from pydap.wsgi.app import DapServer, StaticMiddleware
 
     _patch_pydap_subsetting()
+    _watch_owner(os.environ.get(_ENV_OWNER))
     data = os.environ[_ENV_DATA]
     app = StaticMiddleware(DapServer(data), ("pydap.wsgi", "templates/static"))
     return _FaultMiddleware(app, os.environ.get(_ENV_FAULTS), os.environ.get(_ENV_LOG))
@@ -372,6 +402,7 @@ class OpendapServer:
         env[_ENV_DATA] = self.data_dir
         env[_ENV_FAULTS] = self._faults_path
         env[_ENV_LOG] = self._log_path
+        env[_ENV_OWNER] = str(os.getpid())
         cmd = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{self.host}:{self.port}",

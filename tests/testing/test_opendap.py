@@ -163,3 +163,31 @@ def _group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
+
+
+def test_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """A test process killed before its cleanup (timeout, SIGKILL) leaves no orphan server."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys\n"
+        "from eurec4a.testing.opendap import OpendapServer\n"
+        f"srv = OpendapServer({str(tmp_path)!r})\n"
+        "print(srv.pid, srv.url, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == -9
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError(f"gunicorn master {pid} outlived the process that started it")
