@@ -57,14 +57,18 @@ class CarWriter:
         A binary file object opened for writing.
     roots
         The root CIDs recorded in the header.
+    header
+        Write the header (default). ``False`` writes sections only: a spool whose
+        header (naming a root known only at the end) is written in front of it later.
     """
 
-    def __init__(self, fileobj: BinaryIO, roots: Iterable[CID]):
+    def __init__(self, fileobj: BinaryIO, roots: Iterable[CID], *, header: bool = True):
         self._f = fileobj
         self._seen: set[bytes] = set()
-        header = dag_cbor.encode({"roots": [CID.decode(bytes(r)) for r in roots], "version": 1})
-        self._f.write(varint.encode(len(header)))
-        self._f.write(header)
+        if header:
+            encoded = dag_cbor.encode({"roots": [CID.decode(bytes(r)) for r in roots], "version": 1})
+            self._f.write(varint.encode(len(encoded)))
+            self._f.write(encoded)
 
     def put(self, cid: CID, block: bytes) -> None:
         """Append one block; a block already written is skipped (CARs hold each once)."""

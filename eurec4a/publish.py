@@ -36,11 +36,10 @@ import posixpath
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import fsspec
 import yaml
-from multiformats import CID, varint
 
 from .car import CarWriter
 from .errors import PublishError
@@ -80,27 +79,6 @@ class BuildReport:
                  f"datasets converted: {len(self.datasets)}, kept as they were: {len(self.kept)}, failed: {len(self.failures)}"]
         lines += [f"  FAILED {name}: {reason}" for name, reason in sorted(self.failures.items())]
         return "\n".join(lines)
-
-
-class _Spool:
-    """A block sink that appends CAR sections to a temp file (bounded memory, deduplicated)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._f = open(path, "wb")
-        self._seen: set[bytes] = set()
-
-    def put(self, cid: CID, block: bytes) -> None:
-        key = bytes(cid)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        self._f.write(varint.encode(len(key) + len(block)))
-        self._f.write(key)
-        self._f.write(block)
-
-    def close(self) -> None:
-        self._f.close()
 
 
 def _join(base: str, rel: str) -> str:
@@ -210,7 +188,7 @@ def _open_single(entry_name: str, entry: dict, catalog_dir: str):
 
 
 class _Builder:
-    def __init__(self, out_dir: Path, spool: _Spool, work: Path, datasets: bool):
+    def __init__(self, out_dir: Path, spool: CarWriter, work: Path, datasets: bool):
         self.out_dir = out_dir
         self.spool = spool
         self.work = work
@@ -345,33 +323,25 @@ def build_ipfs_catalog(source: str | os.PathLike, out_dir: str | os.PathLike, *,
     if "://" not in src and not os.path.exists(src):
         raise PublishError(f"classic catalog {src} does not exist; give the path or URL of its root catalog file")
     work = Path(tempfile.mkdtemp(prefix="eurec4a-build-", dir=out))
-    spool = _Spool(work / "blocks.spool")
+    spool_path = work / "blocks.spool"
+    spool_file = open(spool_path, "wb")
     try:
+        # the sections are spooled first: the header names the root, known only at the end
+        spool = CarWriter(spool_file, [], header=False)
         builder = _Builder(tree, spool, work, datasets)
         builder.build_file(src, catalog_file, "")
         root = import_directory(tree, spool, CATALOG_PROFILE, hidden=False)
-        spool.close()
+        spool_file.close()
         car_path = out / "catalog.car"
         tmp = car_path.with_suffix(f".car.tmp-{os.getpid()}")
         with open(tmp, "wb") as f:
             CarWriter(f, [root])  # writes the header; the sections follow from the spool
-            with open(spool.path, "rb") as body:
+            with open(spool_path, "rb") as body:
                 shutil.copyfileobj(body, f, 1024 * 1024)
         os.replace(tmp, car_path)
     finally:
-        spool.close()
+        spool_file.close()
         shutil.rmtree(work, ignore_errors=True)
     report = BuildReport(str(root), car_path, tree, builder.report_datasets, builder.kept, builder.failures)
     logger.info("%s", report.summary())
     return report
-
-
-def iter_car_roots(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Root CIDs of CAR files (helper for the command line)."""
-    from .car import CarReader
-
-    roots = []
-    for p in paths:
-        with open(p, "rb") as f:
-            roots += [str(r) for r in CarReader(f).roots]
-    return roots
