@@ -34,7 +34,7 @@ import collections
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from multiformats import CID
@@ -63,6 +63,19 @@ MAX_SINGLE_BLOCK_FETCHES = 4096
 #: decoding one CID with ``multiformats`` costs ~0.2 ms and every read of a catalog
 #: file would otherwise decode every directory on its path again.
 MEMO_ENTRIES = 65536
+
+
+class _ReportingStream:
+    """A binary stream that reports the size of every read (for progress bars)."""
+
+    def __init__(self, raw, report: Callable[[int], Any]):
+        self.raw = raw
+        self.report = report
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.report(len(data))
+        return data
 
 
 class _Missing(Exception):
@@ -207,15 +220,19 @@ class IPFSFileSystem(AbstractFileSystem):
         with self._count_lock:
             self.request_count += 1
 
-    def _fetch_car(self, ipfs_path: str, **params: str) -> int:
-        """Fetch ``/ipfs/<ipfs_path>`` as a CAR, verify and store every block; return block count."""
+    def _fetch_car(self, ipfs_path: str, *, progress: Callable[[int], Any] | None = None, **params: str) -> int:
+        """Fetch ``/ipfs/<ipfs_path>`` as a CAR, verify and store every block; return block count.
+
+        ``progress(n)`` is called with the number of bytes of every read (a progress bar's ``update``).
+        """
         query = "&".join(f"{k.replace('_', '-')}={v}" for k, v in params.items())
         path = f"/ipfs/{ipfs_path}?format=car" + (f"&{query}" if query else "")
 
         def consume(response, gateway):
             response.raw.decode_content = True
+            stream = response.raw if progress is None else _ReportingStream(response.raw, progress)
             count = 0
-            for cid, block in CarReader(response.raw, verify=True, source=f"gateway {gateway}"):
+            for cid, block in CarReader(stream, verify=True, source=f"gateway {gateway}"):
                 self._store(cid, block)
                 count += 1
             return count

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from .car import CarReader
 from .catalog import get_intake_catalog, ipfs_filesystem
 from .cid import parse_cid
 from .errors import CatalogError, CatalogNotFoundError
@@ -24,20 +23,6 @@ from .errors import CatalogError, CatalogNotFoundError
 logger = logging.getLogger(__name__)
 
 __all__ = ["pull"]
-
-
-class _CountingStream:
-    """Wrap a binary stream; report every byte read to a progress bar."""
-
-    def __init__(self, raw, bar):
-        self.raw = raw
-        self.bar = bar
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        if self.bar is not None:
-            self.bar.update(len(data))
-        return data
 
 
 def _dataset_cid(entry_path: str, entry) -> str:
@@ -69,17 +54,7 @@ def _dag_size(fs, cid) -> int | None:
 
 def _pull_dag(fs, cid, bar) -> int:
     """Fetch every block below ``cid`` (one CAR request, verified), then check nothing is missing."""
-    def consume(response, gateway):
-        response.raw.decode_content = True
-        count = 0
-        for block_cid, block in CarReader(_CountingStream(response.raw, bar), verify=True,
-                                          source=f"gateway {gateway}"):
-            fs._store(block_cid, block)
-            count += 1
-        return count
-
-    fs._count()
-    fs.pool.request(f"/ipfs/{cid}?format=car&dag-scope=all", accept="application/vnd.ipld.car", consume=consume)
+    fs._fetch_car(str(cid), dag_scope="all", progress=bar.update if bar is not None else None)
     total = 0
     for block_cid in fs._with_blocks(lambda: list(fs.reader.walk_blocks(cid)), str(cid), dag_scope="all"):
         total += len(fs._local_block(block_cid))
