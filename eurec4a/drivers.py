@@ -284,8 +284,6 @@ class OpenDapSource(XarraySource):
         return kw
 
     def _open(self, chunks: Any):
-        import xarray as xr
-
         from .remote_errors import open_guarded
 
         kw = self.open_kwargs(chunks)

@@ -40,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("ignore", category=RuntimeWarning)
 
     os.environ.setdefault("EUREC4A_CACHE_DIR", tempfile.mkdtemp(prefix="eurec4a-demo-cache-"))
-    import xarray as xr
-
     import eurec4a
     from eurec4a.testing import DemoStack
     from eurec4a.tree import tree
