@@ -3,7 +3,7 @@
 Starts the local stack (:class:`eurec4a.testing.DemoStack`: static HTTP server for the
 classic catalog and the pointer file, OPeNDAP, trustless IPFS gateway) for the demo
 catalog and/or a generated catalog the size of the real one
-(:func:`catalogs.generate_large.generate_large_catalog`: 150 files, 1,600 entries,
+(:func:`eurec4a.testing.large_catalog.generate_large_catalog`: 150 files, 1,600 entries,
 5 levels; built with ``convert_datasets=False``, as only catalog walks are timed there),
 sets every server's latency with :meth:`~eurec4a.testing.DemoStack.set_latency`, and
 measures for each mode (``classic``, ``latest``, ``pinned``), side by side:
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "demo":
                 stack = DemoStack(workdir=scratch / "stack-demo")
             else:
-                from catalogs.generate_large import generate_large_catalog
+                from eurec4a.testing.large_catalog import generate_large_catalog
 
                 root = generate_large_catalog(scratch / "large-src")
                 stack = DemoStack(catalog=root.parent, workdir=scratch / "stack-large", convert_datasets=False)

@@ -6,8 +6,8 @@ process so that its peak RSS is its own:
 
 * ``sha256sum`` on the file: the baseline (one sha2-256 pass, the least any importer
   must do, since every block is hashed once);
-* for each profile, :func:`eurec4a.unixfs.import_file` into a sink that drops the blocks
-  (chunking + hashing + encoding) and :func:`eurec4a.unixfs.import_to_car` (the same
+* for each profile, :func:`eurec4a.publish.importer.import_file` into a sink that drops the blocks
+  (chunking + hashing + encoding) and :func:`eurec4a.publish.importer.import_to_car` (the same
   plus writing the CAR next to the file).
 
 Peak RSS is ``VmHWM`` (``/proc/<pid>/status``): reported by the Python children
@@ -44,7 +44,7 @@ RUN_TIMEOUT = 1800
 CHILD = r"""
 import json, os, sys, time
 sys.path.insert(0, {root!r})
-from eurec4a.unixfs import import_file, import_to_car
+from eurec4a.publish.importer import import_file, import_to_car
 
 class Discard:
     def put(self, cid, block):
@@ -123,7 +123,7 @@ def run_measured(cmd: list[str]) -> tuple[float, int | None, str]:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE.parent))
-    from eurec4a.unixfs import PROFILES
+    from eurec4a.publish.importer import PROFILES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="file size in MiB (default 1024)")
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 info = json.loads(out)
                 if mode == "car":
                     os.unlink(f"{path}.car")
-                rows.append({"what": "eurec4a.unixfs", "profile": profile, "mode": mode,
+                rows.append({"what": "eurec4a.publish.importer", "profile": profile, "mode": mode,
                              "wall_s": info["wall_s"], "process_wall_s": wall,
                              "mb_per_s": size / MIB / info["wall_s"],
                              "peak_rss_bytes": info["vmhwm_bytes"] or rss,

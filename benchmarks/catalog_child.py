@@ -4,7 +4,7 @@ Runs under two interpreters, so it imports nothing from the benchmark and only t
 standard library at module level:
 
 * ``/work/venv`` (this package, intake 2): ``--kind ours`` (``eurec4a.get_intake_catalog``
-  and :func:`eurec4a.tree.walk`) and ``--kind floor`` (plain ``intake.open_catalog``
+  and :func:`eurec4a.catalog.tree.walk`) and ``--kind floor`` (plain ``intake.open_catalog``
   on a local directory);
 * ``benchmarks/.venv-legacy`` (the published ``eurec4a==0.0.6``, intake 0.7,
   intake-xarray 0.7, ipfsspec): ``--kind legacy``. 0.0.6 hard-codes GitHub URLs;
@@ -104,7 +104,7 @@ def main(argv=None):
             cat = eurec4a.get_intake_catalog(use_ipfs=use_ipfs)
         t2 = time.perf_counter()
         if args.kind == "ours":
-            from eurec4a.tree import walk
+            from eurec4a.catalog.tree import walk
 
             n = 0
             for _, entry in walk(cat, on_error="raise"):

@@ -6,33 +6,44 @@
 >>> cat = eurec4a.get_intake_catalog(use_ipfs="QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
 
 Importing the package registers its ``ipfs://`` filesystem with fsspec
-(:class:`eurec4a.ipfs.IPFSFileSystem`): every read under a CID is verified
+(:class:`eurec4a.ipfs.filesystem.IPFSFileSystem`): every read under a CID is verified
 against the CID and cached.
 """
 from __future__ import annotations
 
 import fsspec as _fsspec
 
-from .catalog import get_intake_catalog
-from .config import USER_AGENT, __version__
-from .errors import (
+from eurec4a.api import get_intake_catalog
+from eurec4a.settings import USER_AGENT, __version__
+from eurec4a.errors import (
     BlockVerificationError,
     CacheError,
+    CarFormatError,
+    CatalogCycleError,
+    CatalogCycleWarning,
     CatalogError,
+    CatalogLoadWarning,
     CatalogNotFoundError,
+    ConfigurationError,
     ContentNotFoundError,
+    EntryNotFoundError,
     Eurec4aError,
+    Eurec4aWarning,
     GatewayError,
     InvalidCIDError,
+    InvalidDAGError,
     InvalidModeError,
+    NotADirectoryInDAGError,
     ParameterError,
     PointerFileError,
+    ProfileError,
     PublishError,
     ServerUnreachableError,
+    SourceError,
 )
-from .ipfs import IPFSFileSystem
-from .offline import pull
-from .pointer import CatalogVersion, get_catalog_versions, get_latest_intake_cid
+from eurec4a.ipfs.filesystem import IPFSFileSystem
+from eurec4a.offline import pull
+from eurec4a.versions import CatalogVersion, get_catalog_versions, get_latest_intake_cid
 
 # clobber: ipfsspec registers "ipfs" too (unverified); inside eurec4a, reads are verified.
 _fsspec.register_implementation("ipfs", IPFSFileSystem, clobber=True)
@@ -51,12 +62,23 @@ __all__ = [
     "InvalidCIDError",
     "PointerFileError",
     "CatalogNotFoundError",
-    "ContentNotFoundError",
     "ServerUnreachableError",
     "GatewayError",
     "BlockVerificationError",
+    "ContentNotFoundError",
     "ParameterError",
     "CatalogError",
     "PublishError",
     "CacheError",
+    "ConfigurationError",
+    "CatalogCycleError",
+    "EntryNotFoundError",
+    "NotADirectoryInDAGError",
+    "InvalidDAGError",
+    "CarFormatError",
+    "ProfileError",
+    "SourceError",
+    "Eurec4aWarning",
+    "CatalogCycleWarning",
+    "CatalogLoadWarning",
 ]

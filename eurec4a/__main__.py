@@ -1,6 +1,6 @@
 """``python -m eurec4a``: the same as the ``eurec4a`` command."""
 import sys
 
-from .cli import main
+from eurec4a.cli import main
 
 sys.exit(main())

@@ -61,7 +61,7 @@ verified CID. Hence this small module.
 Examples
 --------
 >>> import tempfile
->>> from eurec4a.ipld import raw_cid
+>>> from eurec4a.ipfs.codecs import raw_cid
 >>> cache = BlockCache(tempfile.mkdtemp(), max_size="1 MiB")
 >>> cid = raw_cid(b"hello")
 >>> cache.get(cid) is None
@@ -79,17 +79,15 @@ import json
 import logging
 import math
 import os
-import re
 import secrets
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Union
 
-import platformdirs
-
-from .errors import BlockVerificationError, CacheError, InvalidCIDError
-from .ipld import CID, verify_block
+from eurec4a.errors import BlockVerificationError, CacheError, InvalidCIDError
+from eurec4a.settings import DEFAULT_CACHE_SIZE, ENVIRONMENT, parse_size, resolve
+from eurec4a.ipfs.codecs import CID, verify_block
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -106,11 +104,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Environment variable naming the cache directory.
-CACHE_DIR_ENV = "EUREC4A_CACHE_DIR"
+CACHE_DIR_ENV = ENVIRONMENT["cache_dir"]
 #: Environment variable setting the cache's size limit (``0`` disables storing).
-CACHE_SIZE_ENV = "EUREC4A_CACHE_SIZE"
-#: Size limit when ``EUREC4A_CACHE_SIZE`` is not set: 10 GiB.
-DEFAULT_CACHE_SIZE = 10 * 1024**3
+CACHE_SIZE_ENV = ENVIRONMENT["cache_size"]
 
 #: Suffix of temporary files; names with it are never read as entries.
 TEMP_SUFFIX = ".tmp"
@@ -127,27 +123,13 @@ CLOCK_SKEW = 60.0
 
 _BLOCKS = "blocks"
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1024, "kb": 1000, "kib": 1024,
-    "m": 1024**2, "mb": 1000**2, "mib": 1024**2,
-    "g": 1024**3, "gb": 1000**3, "gib": 1024**3,
-    "t": 1024**4, "tb": 1000**4, "tib": 1024**4,
-}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
-
 SizeLike = Union[int, str]
 
 
 # ---------------------------------------------------------------- settings
 
 def default_cache_dir() -> Path:
-    """The cache directory: ``$EUREC4A_CACHE_DIR``, else the user cache directory.
-
-    The user cache directory comes from :func:`platformdirs.user_cache_dir`
-    (``$XDG_CACHE_HOME/eurec4a``, normally ``~/.cache/eurec4a``, on Linux). The
-    directory is not created here; the cache creates it on its first write.
+    """The cache folder from the settings (``cache_dir``: ``EUREC4A_CACHE_DIR``, config file, user cache dir).
 
     Examples
     --------
@@ -157,84 +139,18 @@ def default_cache_dir() -> Path:
     'my-eurec4a-cache'
     >>> del os.environ["EUREC4A_CACHE_DIR"]
     """
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser().absolute()
-    return Path(platformdirs.user_cache_dir("eurec4a"))
-
-
-def parse_size(value: SizeLike, *, setting: str = CACHE_SIZE_ENV) -> int:
-    """Turn a size such as ``"10GB"``, ``"500 MiB"``, ``"0"`` or ``1024`` into bytes.
-
-    Units are case-insensitive: ``B``; ``kB``, ``MB``, ``GB``, ``TB`` (powers of
-    1000); ``KiB``, ``MiB``, ``GiB``, ``TiB`` and the single letters ``K``, ``M``,
-    ``G``, ``T`` (powers of 1024). A bare number is bytes; fractions are allowed
-    (``"1.5GiB"``) and rounded down to whole bytes.
-
-    Parameters
-    ----------
-    value
-        The size, as a non-negative integer or a string.
-    setting
-        The name of the setting the value came from, used in the error message.
-
-    Returns
-    -------
-    int
-        The size in bytes.
-
-    Raises
-    ------
-    CacheError
-        The value is negative or not a size; the message names ``setting`` and the
-        accepted forms.
-
-    Examples
-    --------
-    >>> parse_size("10GB")
-    10000000000
-    >>> parse_size("500 MiB")
-    524288000
-    >>> parse_size("0")
-    0
-    >>> parse_size("lots")
-    Traceback (most recent call last):
-    ...
-    eurec4a.errors.CacheError: EUREC4A_CACHE_SIZE='lots' is not a size: ...
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value >= 0:
-            return value
-    elif isinstance(value, str):
-        match = _SIZE_RE.match(value)
-        if match and match.group(2).lower() in _UNITS:
-            number, unit = match.groups()
-            return int(float(number) * _UNITS[unit.lower()])
-    raise CacheError(
-        f"{setting}={value!r} is not a size: give a non-negative number of bytes, "
-        "optionally followed by a unit, e.g. 0 (no caching), 1048576, 500MiB, 10GB or "
-        "1.5GiB; units are B, kB/MB/GB/TB (powers of 1000) and K/M/G/T or "
-        "KiB/MiB/GiB/TiB (powers of 1024)"
-    )
+    return Path(resolve("cache_dir").value)
 
 
 def default_cache_size() -> int:
-    """The size limit: ``$EUREC4A_CACHE_SIZE`` if set, else :data:`DEFAULT_CACHE_SIZE`.
+    """The size limit from the settings (``cache_size``: ``EUREC4A_CACHE_SIZE``, config file, 10 GiB).
 
     Examples
     --------
-    >>> import os
-    >>> os.environ["EUREC4A_CACHE_SIZE"] = "2 GiB"
-    >>> default_cache_size()
-    2147483648
-    >>> del os.environ["EUREC4A_CACHE_SIZE"]
     >>> default_cache_size() == DEFAULT_CACHE_SIZE
     True
     """
-    configured = os.environ.get(CACHE_SIZE_ENV, "").strip()
-    if not configured:
-        return DEFAULT_CACHE_SIZE
-    return parse_size(configured, setting=CACHE_SIZE_ENV)
+    return int(resolve("cache_size").value)
 
 
 # ---------------------------------------------------------------- small file helpers
@@ -412,7 +328,7 @@ class BlockCache:
     Examples
     --------
     >>> import tempfile
-    >>> from eurec4a.ipld import dag_pb_cid, raw_cid
+    >>> from eurec4a.ipfs.codecs import dag_pb_cid, raw_cid
     >>> cache = BlockCache(tempfile.mkdtemp())
     >>> cache.put(dag_pb_cid(b"block"), b"block")
     >>> raw_cid(b"block") in cache  # same bytes, same multihash, same entry
@@ -453,7 +369,7 @@ class BlockCache:
 
         Examples
         --------
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> BlockCache("/tmp/c").entry_path(raw_cid(b"hello")).relative_to("/tmp/c").parts[0]
         'blocks'
         """
@@ -473,7 +389,7 @@ class BlockCache:
         Examples
         --------
         >>> import tempfile
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp())
         >>> cache.put(raw_cid(b"x"), b"x")
         >>> cache.get(raw_cid(b"x")), cache.get(raw_cid(b"y"))
@@ -557,7 +473,7 @@ class BlockCache:
         Examples
         --------
         >>> import tempfile
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp())
         >>> cache.put(raw_cid(b"x"), b"not x")
         Traceback (most recent call last):
@@ -697,7 +613,7 @@ class BlockCache:
         Examples
         --------
         >>> import tempfile
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp())
         >>> for n in range(3):
         ...     cache.put(raw_cid(bytes([n]) * 10), bytes([n]) * 10)
@@ -725,7 +641,7 @@ class BlockCache:
         Examples
         --------
         >>> import tempfile
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp(), max_size="1KiB")
         >>> cache.put(raw_cid(b"abc"), b"abc")
         >>> {k: v for k, v in cache.info().items() if k != "path"}
@@ -744,7 +660,7 @@ class BlockCache:
         Examples
         --------
         >>> import tempfile
-        >>> from eurec4a.ipld import raw_cid
+        >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp())
         >>> cache.put(raw_cid(b"abc"), b"abc")
         >>> cache.clear()

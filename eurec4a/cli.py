@@ -27,8 +27,8 @@ import sys
 import time
 from typing import Sequence
 
-from . import config
-from .errors import Eurec4aError
+from eurec4a import settings as config
+from eurec4a.errors import Eurec4aError
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ def _mode(args: argparse.Namespace):
 
 
 def _open(args: argparse.Namespace):
-    from .catalog import get_intake_catalog
+    from eurec4a.api import get_intake_catalog
 
     return get_intake_catalog(_mode(args), catalog_url=args.catalog_url, pointer_url=args.pointer_url,
                               gateways=args.gateways)
 
 
 def _cmd_tree(args: argparse.Namespace) -> int:
-    from .tree import tree, walk
+    from eurec4a.catalog.tree import tree, walk
 
     cat = _open(args)
     for part in [p for p in (args.path or "").split(".") if p]:
@@ -77,14 +77,14 @@ def _cmd_tree(args: argparse.Namespace) -> int:
 
 
 def _cmd_cid(args: argparse.Namespace) -> int:
-    from .pointer import get_latest_intake_cid
+    from eurec4a.versions import get_latest_intake_cid
 
     print(get_latest_intake_cid(args.pointer_url))
     return 0
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
-    from .pointer import get_catalog_versions
+    from eurec4a.versions import get_catalog_versions
 
     versions = get_catalog_versions(args.pointer_url)
     if args.json:
@@ -96,7 +96,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _probe(url: str) -> tuple[bool, str]:
-    from .http import session
+    from eurec4a.transport import session
 
     start = time.monotonic()
     try:
@@ -109,30 +109,30 @@ def _probe(url: str) -> tuple[bool, str]:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from .cache import BlockCache
+    from eurec4a.cache import BlockCache
 
     findings = []
     problems = 0
     catalog = config.resolve("catalog_url", args.catalog_url)
     ok, how = _probe(catalog.value)
-    findings.append(("catalog_url", catalog.value, catalog.source, ok, how,
+    findings.append(("catalog_url", catalog.value, catalog.describe(), ok, how,
                      "" if ok else "classic mode will fail; try use_ipfs=True or set EUREC4A_CATALOG_URL"))
     pointer = config.resolve("pointer_url", args.pointer_url)
     ok, how = _probe(pointer.value)
-    findings.append(("pointer_url", pointer.value, pointer.source, ok, how,
+    findings.append(("pointer_url", pointer.value, pointer.describe(), ok, how,
                      "" if ok else "use_ipfs=True falls back to the cached or shipped pointer; pin a CID"))
     gateways = config.resolve_gateways(args.gateways)
-    local = [g for g in gateways if g.source.startswith("local node") or g.source.startswith("environment")]
+    local = [g for g in gateways if g.source in (config.Source.LOCAL_NODE, config.Source.ENVIRONMENT)]
     for g in gateways:
         cid = "bafkqaaa"  # the empty identity CID: every gateway can answer it without any lookup
         ok, how = _probe(f"{g.value}/ipfs/{cid}?format=raw")
-        findings.append(("gateway", g.value, g.source, ok, how, "" if ok else "skipped while down; others are tried"))
+        findings.append(("gateway", g.value, g.describe(), ok, how, "" if ok else "skipped while down; others are tried"))
     if not local:
         findings.append(("local node", "none found", "IPFS_GATEWAY / ~/.ipfs/gateway", False, "",
                          "install and start an IPFS node (kubo) or set IPFS_GATEWAY for faster access"))
     cache = BlockCache(args.cache_dir) if args.cache_dir else BlockCache()
     info = cache.info()
-    findings.append(("cache", str(info["path"]), config.resolve("cache_dir", args.cache_dir).source, True,
+    findings.append(("cache", str(info["path"]), config.resolve("cache_dir", args.cache_dir).describe(), True,
                      f"{info['entries']} blocks, {info['size_bytes'] / 1e6:.1f} MB of {info['max_size'] / 1e9:.1f} GB", ""))
     if args.json:
         print(json.dumps([dict(zip(("what", "value", "source", "ok", "detail", "advice"), f)) for f in findings], indent=1))
@@ -144,7 +144,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
-    from .offline import pull
+    from eurec4a.offline import pull
 
     report = pull(args.cid, args.entries, gateways=args.gateways, progress=not args.quiet)
     print(f"pulled catalog {report['cid']} and {len(report['datasets'])} dataset(s), {report['bytes'] / 1e6:.1f} MB")
@@ -152,7 +152,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .cache import BlockCache
+    from eurec4a.cache import BlockCache
 
     cache = BlockCache(args.cache_dir) if args.cache_dir else BlockCache()
     if args.action == "clear":
@@ -169,7 +169,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .publish import build_ipfs_catalog
+    from eurec4a.publish.build import build_ipfs_catalog
 
     report = build_ipfs_catalog(args.source, args.out_dir, datasets=not args.catalog_only)
     print(report.summary())
@@ -177,7 +177,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_pointer_add(args: argparse.Namespace) -> int:
-    from .pointer import update_pointer_file
+    from eurec4a.publish.pointer import update_pointer_file
 
     doc = update_pointer_file(args.file, args.cid, args.date)
     print(f"{args.file}: latest = {doc['intake']['latest']} ({len(doc['intake']['versions'])} versions)")

@@ -32,6 +32,17 @@ __all__ = [
     "CatalogError",
     "PublishError",
     "CacheError",
+    "ConfigurationError",
+    "CatalogCycleError",
+    "EntryNotFoundError",
+    "NotADirectoryInDAGError",
+    "InvalidDAGError",
+    "CarFormatError",
+    "ProfileError",
+    "SourceError",
+    "Eurec4aWarning",
+    "CatalogCycleWarning",
+    "CatalogLoadWarning",
 ]
 
 
@@ -41,6 +52,10 @@ class Eurec4aError(Exception):
 
 class InvalidModeError(Eurec4aError, TypeError):
     """``use_ipfs`` is neither a bool nor a CID string."""
+
+
+class ConfigurationError(Eurec4aError, ValueError):
+    """A setting (argument, environment variable or configuration file) has an invalid value."""
 
 
 class InvalidCIDError(Eurec4aError, ValueError):
@@ -59,6 +74,17 @@ class ContentNotFoundError(CatalogNotFoundError, FileNotFoundError):
     """A CID or a path below it is held by no gateway that was asked (a definitive 404)."""
 
 
+class NotADirectoryInDAGError(ContentNotFoundError):
+    """A path below a CID goes through something that is not a directory."""
+
+
+class EntryNotFoundError(CatalogNotFoundError, KeyError):
+    """No catalog entry of that name; a ``KeyError`` too, so ``except KeyError`` and ``in`` keep working."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
 class ServerUnreachableError(Eurec4aError, ConnectionError):
     """A server could not be reached or kept failing; the message names URL and setting."""
 
@@ -71,6 +97,14 @@ class BlockVerificationError(Eurec4aError, ValueError):
     """Bytes received for a CID do not hash to that CID; they are never returned."""
 
 
+class CarFormatError(BlockVerificationError):
+    """The bytes are not a well-formed CARv1 archive."""
+
+
+class InvalidDAGError(Eurec4aError, ValueError):
+    """A block matches its CID but is not a valid dag-pb / UnixFS node."""
+
+
 class ParameterError(Eurec4aError, ValueError):
     """A catalog entry was called with an unknown parameter or a value it does not accept."""
 
@@ -79,9 +113,37 @@ class CatalogError(Eurec4aError, ValueError):
     """A catalog file or entry cannot be used (bad YAML, unknown driver, cycle...)."""
 
 
+class CatalogCycleError(CatalogError):
+    """A catalog entry points at a catalog file that is already open above it."""
+
+    def __init__(self, message: str, chain: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.chain = chain
+
+
 class PublishError(Eurec4aError, RuntimeError):
     """Building or publishing an IPFS catalog failed."""
 
 
+class ProfileError(PublishError, ValueError):
+    """An unknown importer profile name or a profile field with a value that cannot work."""
+
+
+class SourceError(PublishError, FileNotFoundError):
+    """The path to import does not exist, is of the wrong kind, or cannot be represented."""
+
+
 class CacheError(Eurec4aError, OSError):
     """The local cache cannot be used (bad location or size setting)."""
+
+
+class Eurec4aWarning(UserWarning):
+    """Base class of every warning this package issues (``warnings.simplefilter("error", Eurec4aWarning)``)."""
+
+
+class CatalogCycleWarning(Eurec4aWarning):
+    """A walk met a catalog file that includes itself or an ancestor; it was not followed."""
+
+
+class CatalogLoadWarning(Eurec4aWarning):
+    """A walk met a sub-catalog that could not be opened; it was skipped."""

@@ -2,7 +2,7 @@
 
 After :func:`pull`, the same notebook runs with no network at all: the pinned
 catalog and every block of the named datasets (all zarr chunks, for every
-parameter value) are in the CID cache, verified, and :class:`~eurec4a.ipfs.IPFSFileSystem`
+parameter value) are in the CID cache, verified, and :class:`~eurec4a.ipfs.filesystem.IPFSFileSystem`
 serves them from there without asking any gateway.
 
 Examples
@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from .catalog import get_intake_catalog, ipfs_filesystem
-from .cid import parse_cid
-from .errors import CatalogError, CatalogNotFoundError
+from eurec4a.api import get_intake_catalog, ipfs_filesystem
+from eurec4a.ipfs.cid import parse_cid
+from eurec4a.errors import CatalogError, CatalogNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _dataset_cid(entry_path: str, entry) -> str:
 
 def _dag_size(fs, cid) -> int | None:
     """Total bytes of a DAG from its root's link sizes (for the progress bar's ETA)."""
-    from .ipld import DAG_PB, decode_pbnode
+    from eurec4a.ipfs.codecs import DAG_PB, decode_pbnode
 
     try:
         block = fs._local_block(cid)

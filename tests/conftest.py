@@ -19,8 +19,9 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     for name in ("IPFS_GATEWAY", "EUREC4A_CATALOG_URL", "EUREC4A_CID_POINTER_URL", "EUREC4A_CACHE_SIZE",
                  "EUREC4A_POINTER_TTL", "EUREC4A_POINTER_SNAPSHOT", "EUREC4A_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
-    from eurec4a import gateways, pointer
-    from eurec4a.ipfs import IPFSFileSystem
+    from eurec4a import versions as pointer
+    from eurec4a.ipfs import gateways
+    from eurec4a.ipfs.filesystem import IPFSFileSystem
 
     gateways.reset_gateway_state()
     pointer._clear_memo()

@@ -25,8 +25,8 @@ from eurec4a.cache import (
     parse_size,
     read_json_with_age,
 )
-from eurec4a.errors import BlockVerificationError, CacheError, InvalidCIDError
-from eurec4a.ipld import dag_pb_cid, raw_cid
+from eurec4a.errors import BlockVerificationError, CacheError, ConfigurationError, InvalidCIDError
+from eurec4a.ipfs.codecs import dag_pb_cid, raw_cid
 
 
 def block(n: int, size: int = 100) -> bytes:
@@ -313,7 +313,7 @@ def test_cache_size_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(CACHE_SIZE_ENV, "0")
     assert BlockCache(tmp_path).max_size == 0
     monkeypatch.setenv(CACHE_SIZE_ENV, "ten gigs")
-    with pytest.raises(CacheError, match=CACHE_SIZE_ENV):
+    with pytest.raises(ConfigurationError, match=CACHE_SIZE_ENV):
         BlockCache(tmp_path)
 
 
@@ -339,10 +339,10 @@ def test_parse_size(text, expected):
 
 @pytest.mark.parametrize("bad", ["", "ten", "10 XB", "-5", "1e9", "10 GB extra", -1, True, 1.5, None])
 def test_parse_size_rejects_bad_values_helpfully(bad):
-    with pytest.raises(CacheError) as info:
+    with pytest.raises(ConfigurationError) as info:
         parse_size(bad)  # type: ignore[arg-type]
     message = str(info.value)
-    assert CACHE_SIZE_ENV in message and repr(bad) in message
+    assert "cache_size" in message and repr(bad) in message
     assert "500MiB" in message and "10GB" in message  # says what is accepted
 
 

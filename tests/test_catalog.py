@@ -16,7 +16,7 @@ from eurec4a.errors import (
     PointerFileError,
     ServerUnreachableError,
 )
-from eurec4a.tree import walk
+from eurec4a.catalog.tree import walk
 
 MODES = ["classic", "latest", "pinned"]
 
@@ -79,7 +79,7 @@ def _all_parameter_calls(cat, path):
 def test_every_dataset_opens_identically_in_every_mode(stack, trees):
     """Values, dtypes and attributes agree after decoding, for every parameter value.
 
-    Known, documented type caveats of OPeNDAP (see catalogs/README.md and the docs) do not
+    Known, documented type caveats of OPeNDAP (see eurec4a/testing/catalogs/README.md and the docs) do not
     show up here: the IPFS copy is made from what the classic catalog delivers, so both
     modes give the same (OPeNDAP-shaped) values; ``test_opendap_type_caveats_are_carried_into_the_ipfs_copy``
     asserts what that means for the affected variables.
@@ -106,9 +106,9 @@ def test_opendap_type_caveats_are_carried_into_the_ipfs_copy(stack):
     This is the documented exception: the IPFS copy reproduces what the classic catalog
     serves, it does not repair it. The original values are those in the netCDF file.
     """
-    from eurec4a.testing import load_demo_data_module
+    from eurec4a.testing.demo_data import DEMO_FILES
 
-    original = xr.open_dataset(stack.workdir / "www" / "data" / load_demo_data_module().DEMO_FILES["kt19/HALO-0122"])
+    original = xr.open_dataset(stack.workdir / "www" / "data" / DEMO_FILES["kt19/HALO-0122"])
     classic = open_mode(stack, "classic").HALO.KT19.cloudmask.read()
     pinned = open_mode(stack, "pinned").HALO.KT19.cloudmask.read()
     assert original["quality"].dtype == "uint8"

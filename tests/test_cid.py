@@ -1,7 +1,7 @@
 """Parsing what users write as a catalog version, before any network access."""
 import pytest
 
-from eurec4a.cid import parse_cid
+from eurec4a.ipfs.cid import parse_cid
 from eurec4a.errors import InvalidCIDError
 
 V0 = "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N"

@@ -28,12 +28,10 @@ import pytest
 import xarray as xr
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from catalogs.generate_large import generate_large_catalog  # noqa: E402
-from catalogs.make_demo_data import (  # noqa: E402
+from eurec4a.testing import CATALOGS_DIR
+from eurec4a.testing import demo_data as demo_data_module
+from eurec4a.testing.large_catalog import generate_large_catalog
+from eurec4a.testing.demo_data import (
     DEMO_FILES,
     FLIGHTS,
     JOANNE_VERSIONS,
@@ -44,8 +42,8 @@ from catalogs.make_demo_data import (  # noqa: E402
     write_demo_data,
 )
 
-DEMO = ROOT / "catalogs" / "demo"
-CYCLE = ROOT / "catalogs" / "cycle"
+DEMO = CATALOGS_DIR / "demo"
+CYCLE = CATALOGS_DIR / "cycle"
 CATALOG_LINK_DRIVERS = {"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog"}
 URL_PREFIXES = ("@OPENDAP@/", "@HTTP@/", "simplecache::@HTTP@/")
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined)
@@ -329,7 +327,7 @@ def test_json_lists_the_flights(data_a):
 
 
 def test_cli_writes_and_rejects_bad_usage(tmp_path, data_a):
-    script = ROOT / "catalogs" / "make_demo_data.py"
+    script = Path(demo_data_module.__file__)
     out = tmp_path / "cli"
     run = subprocess.run([sys.executable, str(script), str(out)], capture_output=True,
                          text=True, timeout=120)
@@ -442,7 +440,7 @@ def test_demo_has_the_required_shapes():
     assert index["JOANNE"][1]["parameters"]["version"]["allowed"] == list(JOANNE_VERSIONS)
 
 
-# Expected rendered urlpaths, relative to the data dir (also listed in catalogs/README.md).
+# Expected rendered urlpaths, relative to the data dir (also listed in eurec4a/testing/catalogs/README.md).
 EXPECTED = [
     (("HALO", "BACARDI", "irradiances", "HALO-0205"), {}, "bacardi/HALO-0205"),
     (("HALO", "BACARDI", "irradiances", "HALO-0119"), {}, "bacardi/HALO-0119"),

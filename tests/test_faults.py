@@ -19,7 +19,8 @@ import pytest
 import xarray as xr
 
 import eurec4a
-from eurec4a import gateways, pointer
+from eurec4a import versions as pointer
+from eurec4a.ipfs import gateways
 from eurec4a.cache import BlockCache
 from eurec4a.errors import Eurec4aError, GatewayError, ServerUnreachableError
 from eurec4a.testing import BlockStore, TrustlessGateway
@@ -182,7 +183,7 @@ def test_gateway_without_the_chunks_never_yields_fill_values(stack, reference, t
     honest = eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, gateways=[stack.gateway.url],
                                         cache_dir=str(tmp_path / "probe"))
     store_url = _entry(honest).describe()["args"]["urlpath"]
-    fs = eurec4a.ipfs.IPFSFileSystem(gateways=[stack.gateway.url], cache_dir=str(tmp_path / "probe"))
+    fs = eurec4a.ipfs.filesystem.IPFSFileSystem(gateways=[stack.gateway.url], cache_dir=str(tmp_path / "probe"))
     partial = BlockStore(cars=[stack.build.car_path])
     for var in reference.data_vars:
         del partial[fs.info(f"{store_url}/{var}/0")["CID"]]

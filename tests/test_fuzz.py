@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eurec4a
-from eurec4a import gateways, pointer
-from eurec4a.catalog import parse_mode
+from eurec4a import versions as pointer
+from eurec4a.ipfs import gateways
+from eurec4a.api import parse_mode
 from eurec4a.errors import (
     ContentNotFoundError,
     Eurec4aError,
@@ -30,9 +31,9 @@ from eurec4a.errors import (
     InvalidModeError,
     PointerFileError,
 )
-from eurec4a.ipld import dag_pb_cid, raw_cid
+from eurec4a.ipfs.codecs import dag_pb_cid, raw_cid
 from eurec4a.testing.http import StaticServer
-from eurec4a.tree import walk
+from eurec4a.catalog.tree import walk
 
 #: Seconds one example may take before it counts as a hang.
 EXAMPLE_TIMEOUT = 60.0

@@ -37,5 +37,7 @@ def test_errors_subclass_the_builtins_users_catch():
     assert issubclass(eurec4a.ServerUnreachableError, ConnectionError)
     for name in eurec4a.__all__:
         obj = getattr(eurec4a, name)
-        if inspect.isclass(obj) and issubclass(obj, Exception):
-            assert issubclass(obj, eurec4a.Eurec4aError)
+        if inspect.isclass(obj) and issubclass(obj, Warning):
+            assert issubclass(obj, eurec4a.Eurec4aWarning), name
+        elif inspect.isclass(obj) and issubclass(obj, Exception):
+            assert issubclass(obj, eurec4a.Eurec4aError), name

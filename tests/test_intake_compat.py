@@ -1,4 +1,4 @@
-"""eurec4a.intake_compat and eurec4a.drivers: the V1 YAML catalog on intake 2, the way the book uses it.
+"""eurec4a.catalog.yaml_catalog and eurec4a.catalog.sources: the V1 YAML catalog on intake 2, the way the book uses it.
 
 Every test opens a real catalog tree written into a temporary directory (YAML
 files, netCDF files written by xarray, zarr stores, kerchunk references, JSON),
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from eurec4a.drivers import JSONSource, NetCDFSource, OpenDapSource, ZarrSource
+from eurec4a.catalog.sources import JSONSource, NetCDFSource, OpenDapSource, ZarrSource
 from eurec4a.errors import CatalogError, CatalogNotFoundError, ParameterError
-from eurec4a.intake_compat import (
+from eurec4a.catalog.yaml_catalog import (
     DRIVERS,
     CatalogCycleError,
     Entry,

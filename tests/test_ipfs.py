@@ -8,9 +8,9 @@ import pytest
 import eurec4a  # registers the filesystem
 from eurec4a.cache import BlockCache
 from eurec4a.errors import ContentNotFoundError, GatewayError
-from eurec4a.ipfs import IPFSFileSystem
+from eurec4a.ipfs.filesystem import IPFSFileSystem
 from eurec4a.testing.gateway import BlockStore, TrustlessGateway
-from eurec4a.unixfs import MemoryBlockStore, import_directory
+from eurec4a.publish.importer import MemoryBlockStore, import_directory
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several chunks, a two-level file DAG with small chunks
 

@@ -1,4 +1,4 @@
-"""eurec4a.intake_compat.parse_yaml: the fast catalog-file loader gives exactly what PyYAML gives."""
+"""eurec4a.catalog.yaml_catalog.parse_yaml: the fast catalog-file loader gives exactly what PyYAML gives."""
 from __future__ import annotations
 
 import datetime
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eurec4a.intake_compat import parse_yaml
+from eurec4a.catalog.yaml_catalog import parse_yaml
 
-CATALOGS = Path(__file__).resolve().parents[1] / "catalogs"
+from eurec4a.testing import CATALOGS_DIR as CATALOGS
 
 DOCUMENTS = [
     "",
@@ -60,7 +60,7 @@ def test_every_catalog_file_of_the_repository():
 
 
 def test_a_generated_large_catalog(tmp_path):
-    from catalogs.generate_large import generate_large_catalog
+    from eurec4a.testing.large_catalog import generate_large_catalog
 
     root = generate_large_catalog(tmp_path, n_files=20, n_entries=200, depth=4)
     for path in root.parent.rglob("*.y*ml"):

@@ -6,7 +6,8 @@ import warnings
 import pytest
 
 import eurec4a
-from eurec4a import pointer
+from eurec4a import versions as pointer
+from eurec4a.publish import pointer as publisher
 from eurec4a.errors import CatalogNotFoundError, InvalidCIDError, PointerFileError, ServerUnreachableError
 from eurec4a.testing.http import StaticServer
 
@@ -76,7 +77,7 @@ def test_server_down_cold_cache_uses_shipped_snapshot_for_that_url_only(served, 
 
 def test_shipped_snapshot_is_valid_and_names_the_default_url():
     record = json.loads(pointer.SNAPSHOT_PATH.read_text())
-    assert record["url"] == eurec4a.config.DEFAULT_POINTER_URL
+    assert record["url"] == eurec4a.settings.DEFAULT_POINTER_URL
     assert pointer.parse_pointer(record["content"]).latest
 
 
@@ -110,8 +111,8 @@ def test_missing_pointer_file_and_unreachable_server(served):
 
 def test_update_pointer_file_keeps_history_and_is_atomic(tmp_path):
     path = tmp_path / "cids.json"
-    pointer.update_pointer_file(path, V0, "2022-01-05")
-    doc = pointer.update_pointer_file(path, f"ipfs://{V1}", "2023-06-01")
+    publisher.update_pointer_file(path, V0, "2022-01-05")
+    doc = publisher.update_pointer_file(path, f"ipfs://{V1}", "2023-06-01")
     assert json.loads(path.read_text()) == doc
     assert doc["intake"]["latest"] == V1
     assert doc["intake"]["versions"] == [{"date": "2022-01-05", "cid": V0}, {"date": "2023-06-01", "cid": V1}]
@@ -121,14 +122,14 @@ def test_update_pointer_file_keeps_history_and_is_atomic(tmp_path):
 def test_update_refuses_bad_cid_and_unparseable_file(tmp_path):
     path = tmp_path / "cids.json"
     with pytest.raises(InvalidCIDError):
-        pointer.update_pointer_file(path, "not-a-cid")
+        publisher.update_pointer_file(path, "not-a-cid")
     assert not path.exists()
     path.write_text("{broken")
     with pytest.raises(PointerFileError):
-        pointer.update_pointer_file(path, V0)
+        publisher.update_pointer_file(path, V0)
     assert path.read_text() == "{broken"  # left untouched
     with pytest.raises(PointerFileError, match="YYYY-MM-DD"):
-        pointer.add_version(None, V0, "05.01.2022")
+        publisher.add_version(None, V0, "05.01.2022")
 
 
 def test_cli_pointer_add(tmp_path, capsys):

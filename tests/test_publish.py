@@ -6,11 +6,11 @@ import pytest
 import xarray as xr
 import yaml
 
-from eurec4a.car import read_car
+from eurec4a.ipfs.car import read_car
 from eurec4a.cli import main
-from eurec4a.dag import UnixFSReader
+from eurec4a.ipfs.unixfs import UnixFSReader
 from eurec4a.errors import PublishError
-from eurec4a.publish import build_ipfs_catalog
+from eurec4a.publish.build import build_ipfs_catalog
 
 
 def test_rebuilding_the_demo_gives_the_same_root_cid(demo_stack, tmp_path):

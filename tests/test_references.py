@@ -6,7 +6,7 @@ import yaml
 
 import eurec4a
 from eurec4a.testing import TrustlessGateway, BlockStore
-from eurec4a.unixfs import import_bytes
+from eurec4a.publish.importer import import_bytes
 
 
 def _references_to_ipfs(fs, store_url: str) -> dict:
@@ -34,7 +34,7 @@ def test_reference_urls_on_ipfs_open_through_a_catalog(stack, tmp_path, monkeypa
         "description": "surface met through kerchunk references on IPFS", "driver": "zarr",
         "args": {"urlpath": f"reference::ipfs://{refs_cid}", "consolidated": False},
     }}}))
-    from eurec4a.intake_compat import open_yaml_catalog
+    from eurec4a.catalog.yaml_catalog import open_yaml_catalog
 
     expected = eurec4a.get_intake_catalog().barbados.bco.surface_met.read()
     with TrustlessGateway(store) as gw:

@@ -1,4 +1,4 @@
-"""eurec4a.tree: walk and tree over real catalog files, with cycles and broken entries, locally and over HTTP."""
+"""eurec4a.catalog.tree: walk and tree over real catalog files, with cycles and broken entries, locally and over HTTP."""
 from __future__ import annotations
 
 import io
@@ -8,9 +8,10 @@ import warnings
 import pytest
 
 from eurec4a.errors import CatalogNotFoundError
-from eurec4a.intake_compat import Entry, open_yaml_catalog
+from eurec4a.catalog.yaml_catalog import Entry, open_yaml_catalog
 from eurec4a.testing.http import StaticServer
-from eurec4a.tree import CatalogCycleWarning, CatalogLoadWarning, iter_nodes, tree, walk
+from eurec4a.catalog.tree import iter_nodes, tree, walk
+from eurec4a.errors import CatalogCycleWarning, CatalogLoadWarning
 
 FLIGHTS = ["HALO-0119", "HALO-0122", "HALO-0205"]
 

@@ -1,4 +1,4 @@
-"""Tests of the UnixFS importer (:mod:`eurec4a.unixfs`).
+"""Tests of the UnixFS importer (:mod:`eurec4a.publish.importer`).
 
 Two groups:
 
@@ -8,7 +8,7 @@ Two groups:
   ``tests/npm/package-lock.json``. All inputs are generated deterministically in a temp
   dir and one node process computes every reference CID (``tests/npm/cids.mjs``).
 * pure Python: CAR output read back and verified block by block, files read back
-  through :class:`eurec4a.dag.UnixFSReader`, determinism, options and errors.
+  through :class:`eurec4a.ipfs.unixfs.UnixFSReader`, determinism, options and errors.
 """
 from __future__ import annotations
 
@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pytest
 
-from eurec4a.car import read_car
-from eurec4a.dag import UnixFSReader
+from eurec4a.ipfs.car import read_car
+from eurec4a.ipfs.unixfs import UnixFSReader
 from eurec4a.errors import PublishError
-from eurec4a.ipld import (
+from eurec4a.ipfs.codecs import (
     UNIXFS_DIRECTORY,
     UNIXFS_HAMT_SHARD,
     UNIXFS_SYMLINK,
     decode_pbnode,
     decode_unixfs,
 )
-from eurec4a.unixfs import (
+from eurec4a.publish.importer import (
     PROFILES,
     MemoryBlockStore,
     Profile,
@@ -469,7 +469,7 @@ def test_symlinks_inside_are_preserved(tmp_path):
 
 MEMORY_PROBE = """
 import io, sys, tracemalloc
-from eurec4a.unixfs import import_file
+from eurec4a.publish.importer import import_file
 MIB = 1024 * 1024
 size = 64 * MIB
 block = bytes(range(256)) * 1024  # 256 KiB

@@ -9,7 +9,7 @@
   demo netCDF files;
 * a trustless IPFS gateway (:class:`~eurec4a.testing.gateway.TrustlessGateway`)
   serving the IPFS variant of the catalog, which the stack *builds* from the classic
-  one with :func:`eurec4a.publish.build_ipfs_catalog`, exactly as maintainers do.
+  one with :func:`eurec4a.publish.build.build_ipfs_catalog`, exactly as maintainers do.
 
 Every server has fault switches (``stack.gateway.faults.tamper = True``,
 ``.down``, ``.latency``, ``.failure_rate``) for failure tests.
@@ -27,7 +27,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -39,6 +38,7 @@ from .faults import Faults
 from .gateway import BlockStore, TrustlessGateway
 from .http import StaticServer
 from .opendap import OpendapServer
+from .demo_data import write_demo_data
 
 logger = logging.getLogger(__name__)
 
@@ -51,28 +51,12 @@ __all__ = [
     "BlockStore",
     "CATALOGS_DIR",
     "materialize_catalog",
-    "load_demo_data_module",
+    "write_demo_data",
 ]
 
-#: The repository's ``catalogs/`` folder (demo catalog sources and the data script).
-CATALOGS_DIR = Path(__file__).resolve().parents[2] / "catalogs"
-
-PLACEHOLDERS = ("@OPENDAP@", "@HTTP@")
-
-
-def load_demo_data_module():
-    """Import ``catalogs/make_demo_data.py`` (it lives beside the package, not in it)."""
-    path = CATALOGS_DIR / "make_demo_data.py"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: eurec4a.testing needs the repository's catalogs/ folder "
-            "(install eurec4a from a source checkout to use the demo stack)"
-        )
-    spec = importlib.util.spec_from_file_location("eurec4a_demo_data", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+#: The demo catalogs shipped inside the package (``demo``: the demo catalog's YAML
+#: sources with server placeholders; ``cycle``: a catalog that includes itself).
+CATALOGS_DIR = Path(__file__).resolve().parent / "catalogs"
 
 
 def materialize_catalog(source: str | os.PathLike, target: str | os.PathLike, replacements: dict[str, str]) -> Path:
@@ -126,7 +110,7 @@ class DemoStack:
     catalog_url, pointer_url, gateway_url, root_cid
         What to hand to :func:`eurec4a.get_intake_catalog`.
     build
-        The :class:`~eurec4a.publish.BuildReport` of the IPFS catalog.
+        The :class:`~eurec4a.publish.build.BuildReport` of the IPFS catalog.
     """
 
     def __init__(self, catalog: str | os.PathLike | None = None, workdir: str | os.PathLike | None = None, *,
@@ -149,14 +133,14 @@ class DemoStack:
         www = self.workdir / "www"
         data = www / "data"
         data.mkdir(parents=True, exist_ok=True)
-        load_demo_data_module().write_demo_data(data)
+        write_demo_data(data)
         self.static = StaticServer(www, faults=Faults(latency=latency))
         self.opendap = OpendapServer(data, faults=Faults(latency=latency))
         materialize_catalog(self.catalog_source, www / "catalog",
                             {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data"})
         if build_ipfs:
-            from ..pointer import update_pointer_file
-            from ..publish import build_ipfs_catalog
+            from eurec4a.publish.pointer import update_pointer_file
+            from eurec4a.publish.build import build_ipfs_catalog
 
             self.build = build_ipfs_catalog(www / "catalog" / "catalog.yml", self.workdir / "build",
                                             datasets=convert_datasets)

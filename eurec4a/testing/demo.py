@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("EUREC4A_CACHE_DIR", tempfile.mkdtemp(prefix="eurec4a-demo-cache-"))
     import eurec4a
     from eurec4a.testing import DemoStack
-    from eurec4a.tree import tree
+    from eurec4a.catalog.tree import tree
 
     print(f"eurec4a {eurec4a.__version__}: starting the local stack (HTTP, OPeNDAP, IPFS gateway)...")
     start = time.perf_counter()

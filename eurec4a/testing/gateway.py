@@ -29,7 +29,7 @@ binary download or a Node.js process per test.
 Examples
 --------
 >>> import requests
->>> from eurec4a.ipld import raw_cid
+>>> from eurec4a.ipfs.codecs import raw_cid
 >>> store = BlockStore()
 >>> cid = store.put(raw_cid(b"hello"), b"hello")
 >>> with TrustlessGateway(store) as gw:
@@ -52,10 +52,10 @@ from typing import Iterable, Iterator, Mapping
 import dag_cbor
 from multiformats import CID
 
-from ..car import CarWriter, read_car
-from ..dag import UnixFSReader
-from ..errors import ContentNotFoundError
-from ..ipld import DAG_PB, RAW, verify_block
+from eurec4a.ipfs.car import CarWriter, read_car
+from eurec4a.ipfs.unixfs import UnixFSReader
+from eurec4a.errors import ContentNotFoundError
+from eurec4a.ipfs.codecs import DAG_PB, RAW, verify_block
 from .faults import Faults
 from .http import FaultyRequestHandler, RangeNotSatisfiable, Reply, ServerBase, parse_range
 
@@ -99,7 +99,7 @@ class BlockStore:
 
     Examples
     --------
-    >>> from eurec4a.ipld import raw_cid
+    >>> from eurec4a.ipfs.codecs import raw_cid
     >>> store = BlockStore({raw_cid(b"x"): b"x"})
     >>> raw_cid(b"x") in store, str(raw_cid(b"x")) in store, len(store)
     (True, True, 1)
@@ -175,7 +175,7 @@ class BlockStore:
             return iter([cid for cid, _ in self._blocks.values()])
 
     def block_getter(self, cid: CID) -> bytes:
-        """``cid -> bytes`` for :class:`~eurec4a.dag.UnixFSReader`; raises ContentNotFoundError."""
+        """``cid -> bytes`` for :class:`~eurec4a.ipfs.unixfs.UnixFSReader`; raises ContentNotFoundError."""
         block = self.get(cid)
         if block is None:
             raise ContentNotFoundError(f"block {cid} is not held by this gateway")

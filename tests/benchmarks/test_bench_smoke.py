@@ -17,9 +17,9 @@ from urllib.parse import urlparse
 import pytest
 
 import eurec4a
-from eurec4a import pointer
-from eurec4a.ipfs import IPFSFileSystem
-from eurec4a.tree import iter_nodes, walk
+from eurec4a import versions as pointer
+from eurec4a.ipfs.filesystem import IPFSFileSystem
+from eurec4a.catalog.tree import iter_nodes, walk
 
 
 def _full_walk(cat) -> int:

@@ -1,6 +1,6 @@
 """The trustless gateway of the test stack, with real clients (requests, ipfsspec 0.6.0) and real DAGs.
 
-The UnixFS DAGs are built here by hand with the encoders of :mod:`eurec4a.ipld`
+The UnixFS DAGs are built here by hand with the encoders of :mod:`eurec4a.ipfs.codecs`
 (chunked files with raw leaves, a plain directory, a HAMT-sharded directory with
 sub-shards), so the expected block sets are known independently of the gateway.
 """
@@ -13,9 +13,9 @@ import pytest
 import requests
 from multiformats import CID
 
-from eurec4a.car import read_car, write_car
+from eurec4a.ipfs.car import read_car, write_car
 from eurec4a.errors import BlockVerificationError
-from eurec4a.ipld import (
+from eurec4a.ipfs.codecs import (
     HAMT_HASH_MURMUR3,
     UNIXFS_DIRECTORY,
     UNIXFS_FILE,

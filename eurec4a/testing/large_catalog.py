@@ -5,7 +5,7 @@ levels deep. :func:`generate_large_catalog` writes a tree of that shape: a root
 ``catalog.yml``, sub-catalogs linked with ``driver: yaml_file_cat`` and
 ``{{CATALOG_DIR}}``-relative paths (each child file in its own directory below its
 parent's), and data entries that are mostly ``opendap`` sources pointing at the demo
-datasets (``@OPENDAP@/...``, see ``catalogs/make_demo_data.py``), with some ``zarr``,
+datasets (``@OPENDAP@/...``, see ``eurec4a/testing/demo_data.py``), with some ``zarr``,
 ``netcdf`` (``simplecache::@HTTP@/...``) and ``json`` entries, every one of which
 opens against the test stack's servers (engines chosen per file accordingly), descriptions,
 metadata (maintainer, doi, tags) and some user parameters with ``allowed`` values.
@@ -23,7 +23,7 @@ with ``seed``; YAML written with a fixed key order).
 Examples
 --------
 >>> import tempfile
->>> from catalogs.generate_large import generate_large_catalog
+>>> from eurec4a.testing.large_catalog import generate_large_catalog
 >>> root = generate_large_catalog(tempfile.mkdtemp(), n_files=10, n_entries=40, depth=3)
 >>> root.name
 'catalog.yml'
@@ -40,11 +40,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-try:  # importable both as ``catalogs.generate_large`` and as a script
-    from .make_demo_data import DEMO_FILES, KT19_FLIGHTS, LIMRAD94_VERSIONS
-except ImportError:  # pragma: no cover - script mode
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from make_demo_data import DEMO_FILES, KT19_FLIGHTS, LIMRAD94_VERSIONS  # type: ignore
+from eurec4a.testing.demo_data import DEMO_FILES, KT19_FLIGHTS, LIMRAD94_VERSIONS
 
 __all__ = ["generate_large_catalog", "main"]
 
@@ -259,10 +255,10 @@ def generate_large_catalog(out_dir: str | os.PathLike[str], n_files: int = 150,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python catalogs/generate_large.py OUT_DIR [N_FILES N_ENTRIES DEPTH SEED]``."""
+    """CLI: ``python eurec4a/testing/large_catalog.py OUT_DIR [N_FILES N_ENTRIES DEPTH SEED]``."""
     argv = sys.argv[1:] if argv is None else argv
     if not 1 <= len(argv) <= 5 or argv[0].startswith("-"):
-        print("usage: python catalogs/generate_large.py OUT_DIR [N_FILES N_ENTRIES DEPTH SEED]",
+        print("usage: python eurec4a/testing/large_catalog.py OUT_DIR [N_FILES N_ENTRIES DEPTH SEED]",
               file=sys.stderr)
         return 2
     nums = [int(a) for a in argv[1:]]

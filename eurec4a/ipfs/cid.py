@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from multiformats import CID
 
-from .errors import InvalidCIDError
+from eurec4a.errors import InvalidCIDError
 
 __all__ = ["parse_cid", "ACCEPTED_FORMS"]
 

@@ -18,14 +18,14 @@ intake-xarray 2.0 the V1 catalog API still parses the YAML, but
 * the driver used for a name depends on which package's entry point was loaded last.
 
 Here every entry at every nesting level is created by :class:`Entry`, which
-maps driver names through :data:`DRIVERS` (our sources in :mod:`eurec4a.drivers`
+maps driver names through :data:`DRIVERS` (our sources in :mod:`eurec4a.catalog.sources`
 and :class:`YAMLCatalog` first, intake's registry only for other names), renders
 ``args`` with jinja2 (sandboxed, undefined names are errors) from validated
 parameters, propagates the root catalog's storage options to every URL of the
 same protocol, and refuses to open a catalog file that is already open above
 itself (:class:`CatalogCycleError`). YAML files are fetched and parsed once per
 opened catalog tree (:func:`parse_yaml`: libyaml, objects built directly), and
-:func:`eurec4a.tree.walk` fetches each nesting level's files at once.
+:func:`eurec4a.catalog.tree.walk` fetches each nesting level's files at once.
 
 Examples
 --------
@@ -71,7 +71,7 @@ from intake.catalog.base import Catalog
 from intake.catalog.entry import CatalogEntry as _IntakeCatalogEntry
 from intake.catalog.local import LocalCatalogEntry, UserParameter, YAMLFileCatalog
 
-from .drivers import (
+from eurec4a.catalog.sources import (
     JSONSource,
     NetCDFSource,
     OpenDapSource,
@@ -80,7 +80,9 @@ from .drivers import (
     url_protocols,
     with_default_timeouts,
 )
-from .errors import (
+from eurec4a.errors import (
+    CatalogCycleError,
+    EntryNotFoundError,
     CatalogError,
     CatalogNotFoundError,
     Eurec4aError,
@@ -96,8 +98,6 @@ __all__ = [
     "DRIVERS",
     "known_drivers",
     "resolve_driver",
-    "CatalogCycleError",
-    "EntryNotFoundError",
     "normalize_url",
     "parse_yaml",
 ]
@@ -110,21 +110,6 @@ PREFETCH_WORKERS = 16
 
 #: Parameter types of intake V1 catalogs (``type:`` of a parameter).
 PARAMETER_TYPES = ("bool", "datetime", "dict", "float", "int", "list", "mlist", "str", "tuple", "unicode", "other")
-
-
-class CatalogCycleError(CatalogError):
-    """A catalog entry points at a catalog file that is already open above it."""
-
-    def __init__(self, message: str, chain: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.chain = chain
-
-
-class EntryNotFoundError(CatalogNotFoundError, KeyError):
-    """No entry of that name; a ``KeyError`` too, so ``except KeyError`` and ``in`` keep working."""
-
-    def __str__(self) -> str:  # KeyError would show the repr of the message
-        return str(self.args[0]) if self.args else ""
 
 
 # --------------------------------------------------------------------------------------
@@ -1211,7 +1196,7 @@ class YAMLCatalog(YAMLFileCatalog):
 
     def walk(self, sofar: dict | None = None, prefix: list[str] | None = None, depth: int = 2) -> dict[str, Entry]:
         """Every entry down to ``depth`` levels, by dotted name (cycles are not followed)."""
-        from .tree import walk
+        from eurec4a.catalog.tree import walk
 
         out = sofar if sofar is not None else {}
         pre = ".".join(prefix or [])

@@ -1,7 +1,7 @@
 """An ordered list of IPFS gateways with failover, backoff and verification-aware retries.
 
 Why failover is safe here: every byte from a gateway is verified against its CID
-before use (:mod:`eurec4a.ipfs`), so any gateway can be asked, and a gateway that
+before use (:mod:`eurec4a.ipfs.filesystem`), so any gateway can be asked, and a gateway that
 sends altered blocks is simply skipped.
 
 Why failover is careful here (ipfsspec removed its own multi-gateway fallback
@@ -48,9 +48,9 @@ from typing import Callable, TypeVar
 
 import requests
 
-from . import config
-from .errors import BlockVerificationError, ContentNotFoundError, GatewayError, InvalidCIDError
-from .http import session
+from eurec4a import settings as config
+from eurec4a.errors import BlockVerificationError, ContentNotFoundError, GatewayError, InvalidCIDError
+from eurec4a.transport import session
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class GatewayPool:
         Gateway base URLs in order of preference (``http://127.0.0.1:8080``).
     timeout
         Read timeout in seconds per attempt (connect timeout is
-        :data:`~eurec4a.config.CONNECT_TIMEOUT`).
+        :data:`~eurec4a.settings.CONNECT_TIMEOUT`).
     deadline
         Seconds after which the request fails for good.
     public

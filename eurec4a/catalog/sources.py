@@ -15,7 +15,7 @@ each), as :class:`intake.source.base.DataSource` subclasses:
   ``description`` are set by the catalog entry.
 
 Every URL goes through fsspec with the storage options the catalog hands down
-(:mod:`eurec4a.intake_compat` propagates the root catalog's options to every
+(:mod:`eurec4a.catalog.yaml_catalog` propagates the root catalog's options to every
 URL of the same protocol), so an ``ipfs://`` filesystem configured once reaches
 every read. xarray is imported only when data is opened: listing and walking a
 catalog never imports it.
@@ -38,7 +38,7 @@ import fsspec
 from fsspec.core import split_protocol
 from intake.source.base import DataSource, Schema
 
-from .errors import CatalogError, CatalogNotFoundError
+from eurec4a.errors import CatalogError, CatalogNotFoundError
 
 __all__ = [
     "XarraySource",
@@ -284,7 +284,7 @@ class OpenDapSource(XarraySource):
         return kw
 
     def _open(self, chunks: Any):
-        from .remote_errors import open_guarded
+        from eurec4a.catalog.opendap import open_guarded
 
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":

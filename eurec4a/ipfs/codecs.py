@@ -1,8 +1,8 @@
 """IPLD building blocks: CIDs, block verification, and the dag-pb / UnixFS codecs.
 
 Everything that turns bytes into a content address, or a block into the links and
-data it holds, lives here, so the importer (:mod:`eurec4a.unixfs`), the reader
-(:mod:`eurec4a.dag`), the gateway of the test stack and the ``ipfs`` filesystem
+data it holds, lives here, so the importer (:mod:`eurec4a.publish.importer`), the reader
+(:mod:`eurec4a.ipfs.unixfs`), the gateway of the test stack and the ``ipfs`` filesystem
 all agree on one implementation.
 
 CIDs, multihashes and varints come from the ``multiformats`` package. The two
@@ -32,7 +32,7 @@ from typing import Iterable
 
 from multiformats import CID, multihash, varint
 
-from .errors import BlockVerificationError
+from eurec4a.errors import BlockVerificationError
 
 __all__ = [
     "CID",

@@ -35,14 +35,14 @@ that is how EUREC4A zarr stores are made.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from catalogs.make_demo_data import write_demo_data
+>>> from eurec4a.testing.demo_data import write_demo_data
 >>> files = write_demo_data(tempfile.mkdtemp())  # doctest: +SKIP
 >>> sorted(files)[:2]  # doctest: +SKIP
 ['bacardi/HALO-0119', 'bacardi/HALO-0122']
 
 From the command line::
 
-    python catalogs/make_demo_data.py OUT_DIR
+    python eurec4a/testing/demo_data.py OUT_DIR
 """
 from __future__ import annotations
 
@@ -527,10 +527,10 @@ def write_demo_data(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python catalogs/make_demo_data.py OUT_DIR``; prints one written path per line."""
+    """CLI: ``python eurec4a/testing/demo_data.py OUT_DIR``; prints one written path per line."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: python catalogs/make_demo_data.py OUT_DIR", file=sys.stderr)
+        print("usage: python eurec4a/testing/demo_data.py OUT_DIR", file=sys.stderr)
         return 2
     for key, path in write_demo_data(argv[0]).items():
         print(f"{key}\t{path}")

@@ -7,7 +7,7 @@ HTTP GET from a gateway (which is what ipfsspec 0.6 does):
 
 * **verified**: it asks gateways for blocks (``?format=car`` or ``?format=raw``,
   the trustless gateway protocol), hashes every block against its CID and
-  rebuilds files from the UnixFS DAG itself (:mod:`eurec4a.dag`). Bytes that do
+  rebuilds files from the UnixFS DAG itself (:mod:`eurec4a.ipfs.unixfs`). Bytes that do
   not match are never returned; the gateway is skipped and another asked.
 * **cached**: every verified block goes into the CID-keyed cache
   (:mod:`eurec4a.cache`), shared by all processes of the user; content that is in
@@ -16,7 +16,7 @@ HTTP GET from a gateway (which is what ipfsspec 0.6 does):
   blocks and the file's blocks (``dag-scope=entity``, with ``entity-bytes`` for
   ranges); a whole catalog tree is prefetched in one request (:meth:`prefetch`).
 * **fault tolerant**: an ordered list of gateways with backoff
-  (:mod:`eurec4a.gateways`).
+  (:mod:`eurec4a.ipfs.gateways`).
 
 It does not build on ipfsspec's classes: those are organised around one gateway
 and unverified plain GETs, which is exactly what this class replaces.
@@ -39,14 +39,14 @@ from typing import Any, Callable
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from multiformats import CID
 
-from . import config
-from .cache import BlockCache, atomic_write_bytes
-from .car import CarReader
-from .cid import parse_cid
-from .dag import Entry, UnixFSReader, split_path
-from .errors import ContentNotFoundError, InvalidCIDError
-from .gateways import GatewayPool
-from .ipld import UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD, verify_block
+from eurec4a import settings as config
+from eurec4a.cache import BlockCache, atomic_write_bytes
+from eurec4a.ipfs.car import CarReader
+from eurec4a.ipfs.cid import parse_cid
+from eurec4a.ipfs.unixfs import Entry, UnixFSReader, split_path
+from eurec4a.errors import ContentNotFoundError, InvalidCIDError
+from eurec4a.ipfs.gateways import GatewayPool
+from eurec4a.ipfs.codecs import UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD, verify_block
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class IPFSFileSystem(AbstractFileSystem):
     ----------
     gateways
         Gateway URL or list of URLs, tried in order; default: IPIP-280 discovery then
-        public fallbacks (:func:`eurec4a.config.resolve_gateways`).
+        public fallbacks (:func:`eurec4a.settings.resolve_gateways`).
     cache_dir
         Block cache location (default ``EUREC4A_CACHE_DIR`` or the user cache dir).
     cache_size
@@ -186,7 +186,7 @@ class IPFSFileSystem(AbstractFileSystem):
         super().__init__(**kwargs)
         settings = config.resolve_gateways(gateways)
         self.gateway_urls = [s.value for s in settings]
-        public = frozenset(s.value for s in settings if s.source == "public fallback")
+        public = frozenset(s.value for s in settings if s.source is config.Source.DEFAULT)
         read_timeout = float(config.resolve("timeout", timeout).value)
         self.pool = GatewayPool(self.gateway_urls, timeout=read_timeout, public=public)
         self.cache = BlockCache(cache_dir, cache_size)

@@ -47,10 +47,10 @@ from typing import Any
 
 from multiformats import CID
 
-from . import config
-from .cid import parse_cid
-from .errors import InvalidCIDError, PointerFileError, ServerUnreachableError
-from .http import http_get
+from eurec4a import settings as config
+from eurec4a.ipfs.cid import parse_cid
+from eurec4a.errors import InvalidCIDError, PointerFileError, ServerUnreachableError
+from eurec4a.transport import http_get
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ __all__ = [
     "fetch_pointer",
     "get_latest_intake_cid",
     "get_catalog_versions",
-    "add_version",
-    "update_pointer_file",
     "SNAPSHOT_PATH",
 ]
 
@@ -139,10 +137,8 @@ def parse_pointer(doc: Any, *, source: str = "pointer file") -> Pointer:
 
 
 def _disk_path(url: str) -> Path:
-    from .cache import default_cache_dir
-
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
-    return Path(default_cache_dir()) / "pointers" / f"{key}.json"
+    return Path(config.resolve("cache_dir").value) / "pointers" / f"{key}.json"
 
 
 def _read_disk(url: str) -> tuple[Pointer, float] | None:
@@ -157,7 +153,7 @@ def _read_disk(url: str) -> tuple[Pointer, float] | None:
 
 
 def _write_disk(url: str, pointer: Pointer) -> None:
-    from .cache import atomic_write_bytes
+    from eurec4a.cache import atomic_write_bytes
 
     record = {"url": url, "fetched": time.time(), "content": pointer.raw}
     try:
@@ -223,7 +219,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
                 _memo[url] = (disk[1], disk[0])
             return disk[0]
     try:
-        body = http_get(url, setting=f"pointer_url / {config._ENV['pointer_url']}")
+        body = http_get(url, setting=f"pointer_url / {config.ENVIRONMENT['pointer_url']}")
     except ServerUnreachableError as exc:
         disk = _read_disk(url)
         if disk:
@@ -271,69 +267,6 @@ def get_catalog_versions(pointer_url: str | None = None, **kwargs: Any) -> list[
     [('2024-05-01', 'Qm...')]
     """
     return list(fetch_pointer(pointer_url, **kwargs).versions)
-
-
-def add_version(doc: Any, cid: str, date: str | None = None) -> dict:
-    """Return a new pointer document with ``cid`` added as ``latest`` (history kept).
-
-    Parameters
-    ----------
-    doc
-        The current pointer document (``{}`` or ``None`` to start a new one).
-    cid
-        The new catalog root CID (validated).
-    date
-        ``YYYY-MM-DD``; today (UTC) by default.
-
-    Examples
-    --------
-    >>> new = add_version(None, "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", "2024-01-31")
-    >>> new["intake"]["latest"], len(new["intake"]["versions"])
-    ('QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N', 1)
-    """
-    new_cid = str(parse_cid(cid))
-    day = date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
-    try:
-        _dt.date.fromisoformat(day)
-    except ValueError:
-        raise PointerFileError(f"date {day!r} is not in YYYY-MM-DD form") from None
-    if doc in (None, {}):
-        doc = {"intake": {"latest": new_cid, "versions": []}}
-    else:
-        parse_pointer(doc)  # refuse to extend what cannot be parsed
-        doc = json.loads(json.dumps(doc))
-    versions = doc["intake"].setdefault("versions", [])
-    if not any(v.get("cid") == new_cid and v.get("date") == day for v in versions):
-        versions.append({"date": day, "cid": new_cid})
-    doc["intake"]["latest"] = new_cid
-    return doc
-
-
-def update_pointer_file(path: str | os.PathLike, cid: str, date: str | None = None) -> dict:
-    """Add ``cid`` to the pointer file at ``path`` as the latest version, atomically.
-
-    A missing file is created; a file that cannot be parsed is refused and left untouched.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "cids.json")
-    >>> _ = update_pointer_file(p, "QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", "2024-01-31")
-    >>> json.load(open(p))["intake"]["latest"]
-    'QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N'
-    """
-    from .cache import atomic_write_bytes
-
-    target = Path(path)
-    try:
-        current = target.read_bytes()
-    except FileNotFoundError:
-        doc = None
-    else:
-        doc = parse_pointer(current, source=f"pointer file {target}").raw
-    new = add_version(doc, cid, date)
-    atomic_write_bytes(target, (json.dumps(new, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    return new
 
 
 def _clear_memo() -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .errors import Eurec4aError, ServerUnreachableError
+from eurec4a.errors import Eurec4aError, ServerUnreachableError
 
 logger = logging.getLogger(__name__)
 

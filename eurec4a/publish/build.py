@@ -41,9 +41,9 @@ from typing import Any
 import fsspec
 import yaml
 
-from .car import CarWriter
-from .errors import PublishError
-from .unixfs import import_directory, import_file
+from eurec4a.ipfs.car import CarWriter
+from eurec4a.errors import PublishError
+from eurec4a.publish.importer import import_directory, import_file
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def _param_combinations(params: dict[str, Any]) -> tuple[list[dict[str, Any]], s
 
 def _open_single(entry_name: str, entry: dict, catalog_dir: str):
     """Open one entry as a user would: through a one-entry catalog in the entry's own directory."""
-    from .intake_compat import open_yaml_catalog
+    from eurec4a.catalog.yaml_catalog import open_yaml_catalog
 
     tmp = tempfile.mkdtemp(prefix="eurec4a-entry-")
     try:

@@ -13,7 +13,7 @@ uses the ``dag-cbor`` package, CIDs and varints come from ``multiformats``.
 Examples
 --------
 >>> import io
->>> from eurec4a.ipld import raw_cid
+>>> from eurec4a.ipfs.codecs import raw_cid
 >>> buf = io.BytesIO()
 >>> cid = raw_cid(b"hi")
 >>> with CarWriter(buf, [cid]) as car:
@@ -34,18 +34,14 @@ from typing import BinaryIO, Iterable, Iterator
 import dag_cbor
 from multiformats import CID, varint
 
-from .errors import BlockVerificationError
-from .ipld import cid_from_bytes, verify_block
+from eurec4a.errors import CarFormatError
+from eurec4a.ipfs.codecs import cid_from_bytes, verify_block
 
-__all__ = ["CarWriter", "CarReader", "read_car", "write_car", "CarFormatError"]
+__all__ = ["CarWriter", "CarReader", "read_car", "write_car"]
 
 #: A section longer than this is not a block any implementation writes (kubo caps
 #: blocks at 2 MiB, the spec's soft limit); refusing it bounds memory on bad input.
 MAX_SECTION = 4 * 1024 * 1024 + 1024
-
-
-class CarFormatError(BlockVerificationError):
-    """The bytes are not a well-formed CARv1 archive."""
 
 
 class CarWriter:

@@ -16,7 +16,7 @@ trip per nesting level instead of one per file.
 Examples
 --------
 >>> import pathlib, tempfile
->>> from eurec4a.intake_compat import open_yaml_catalog
+>>> from eurec4a.catalog.yaml_catalog import open_yaml_catalog
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "catalog.yml").write_text('''
 ... sources:
@@ -49,20 +49,12 @@ from typing import IO, Any, Iterator, Literal
 
 from intake.catalog.base import Catalog
 
-from .errors import CatalogError
-from .intake_compat import CatalogCycleError, Entry, Parameter, YAMLCatalog, _show
+from eurec4a.errors import CatalogCycleWarning, CatalogError, CatalogLoadWarning
+from eurec4a.catalog.yaml_catalog import CatalogCycleError, Entry, Parameter, YAMLCatalog, _show
 
-__all__ = ["walk", "tree", "iter_nodes", "Node", "CatalogCycleWarning", "CatalogLoadWarning"]
+__all__ = ["walk", "tree", "iter_nodes", "Node"]
 
 logger = logging.getLogger(__name__)
-
-
-class CatalogCycleWarning(UserWarning):
-    """A walk met a catalog file that includes itself or an ancestor; it was not followed."""
-
-
-class CatalogLoadWarning(UserWarning):
-    """A walk met a sub-catalog that could not be opened; it was skipped."""
 
 
 @dataclasses.dataclass
@@ -121,7 +113,7 @@ def _catalog_entries(cat: Catalog) -> Iterator[Entry]:
 def _prefetch_tree(cat: Catalog, max_depth: int | None) -> None:
     """Fetch every catalog file the walk will open, breadth first: one batch of requests per nesting level.
 
-    Each level's files are fetched at once (:meth:`eurec4a.intake_compat._Session.prefetch`),
+    Each level's files are fetched at once (:meth:`eurec4a.catalog.yaml_catalog._Session.prefetch`),
     then opened (``entry()``, the very objects the depth-first walk uses afterwards,
     so nothing is opened twice) to learn the next level's files. Failures are left
     for the walk, which reports them on their entry.
@@ -161,7 +153,7 @@ def iter_nodes(cat: Catalog, *, max_depth: int | None = None) -> Iterator[Node]:
     Examples
     --------
     >>> import pathlib, tempfile
-    >>> from eurec4a.intake_compat import open_yaml_catalog
+    >>> from eurec4a.catalog.yaml_catalog import open_yaml_catalog
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "catalog.yml").write_text("sources: {me: {driver: yaml_file_cat, args: {path: '{{CATALOG_DIR}}/catalog.yml'}}}")
     >>> [(n.path, n.kind) for n in iter_nodes(open_yaml_catalog(str(d / "catalog.yml")))]
@@ -207,7 +199,7 @@ def walk(cat: Catalog, *, max_depth: int | None = None,
     Parameters
     ----------
     cat : intake Catalog
-        Usually from :func:`eurec4a.intake_compat.open_yaml_catalog`.
+        Usually from :func:`eurec4a.catalog.yaml_catalog.open_yaml_catalog`.
     max_depth : int, optional
         Levels to descend (1: the entries of ``cat`` only).
     on_error : {"warn", "raise", "ignore"}
@@ -218,7 +210,7 @@ def walk(cat: Catalog, *, max_depth: int | None = None,
     Examples
     --------
     >>> import pathlib, tempfile
-    >>> from eurec4a.intake_compat import open_yaml_catalog
+    >>> from eurec4a.catalog.yaml_catalog import open_yaml_catalog
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "catalog.yml").write_text("sources: {a: {driver: json, args: {urlpath: a.json}}}")
     >>> dict(walk(open_yaml_catalog(str(d / "catalog.yml")))).keys()
@@ -274,7 +266,7 @@ def tree(cat: Catalog, *, file: IO[str] | None = None, max_depth: int | None = N
     Examples
     --------
     >>> import pathlib, tempfile
-    >>> from eurec4a.intake_compat import open_yaml_catalog
+    >>> from eurec4a.catalog.yaml_catalog import open_yaml_catalog
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "catalog.yml").write_text("sources: {gone: {driver: yaml_file_cat, args: {path: nowhere.yml}}}")
     >>> print(tree(open_yaml_catalog(str(d / "catalog.yml"))).splitlines()[1].split(":")[0])

@@ -7,7 +7,7 @@ gateway gives it its block store. Nothing here touches the network.
 
 Examples
 --------
->>> from eurec4a.ipld import raw_cid
+>>> from eurec4a.ipfs.codecs import raw_cid
 >>> blocks = {raw_cid(b"data"): b"data"}
 >>> reader = UnixFSReader(blocks.__getitem__)
 >>> reader.read(raw_cid(b"data"), 1, 3)
@@ -20,8 +20,8 @@ from typing import Callable, Iterator
 
 from multiformats import CID
 
-from .errors import ContentNotFoundError
-from .ipld import (
+from eurec4a.errors import ContentNotFoundError, NotADirectoryInDAGError
+from eurec4a.ipfs.codecs import (
     DAG_PB,
     RAW,
     UNIXFS_DIRECTORY,
@@ -36,13 +36,9 @@ from .ipld import (
     hamt_hash,
 )
 
-__all__ = ["UnixFSReader", "Entry", "NotADirectory", "split_path"]
+__all__ = ["UnixFSReader", "Entry", "split_path"]
 
 BlockGetter = Callable[[CID], bytes]
-
-
-class NotADirectory(ContentNotFoundError):
-    """A path goes through something that is not a directory."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +113,7 @@ class UnixFSReader:
             elif fs.type == UNIXFS_HAMT_SHARD and node is not None:
                 found = self._hamt_find(node, fs, name, trail)
             else:
-                raise NotADirectory(f"/ipfs/{root}/{'/'.join(walked)} is not a directory; cannot look up {name!r}")
+                raise NotADirectoryInDAGError(f"/ipfs/{root}/{'/'.join(walked)} is not a directory; cannot look up {name!r}")
             if found is None:
                 raise ContentNotFoundError(f"no such file or directory: /ipfs/{root}/{'/'.join(walked + [name])}")
             walked.append(name)
@@ -160,7 +156,7 @@ class UnixFSReader:
         """``(name, cid, tsize)`` of a directory's entries, flattening HAMT shards, sorted by name."""
         node, fs = self.node(cid)
         if node is None or fs.type not in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD):
-            raise NotADirectory(f"/ipfs/{cid} is not a directory")
+            raise NotADirectoryInDAGError(f"/ipfs/{cid} is not a directory")
         if fs.type == UNIXFS_DIRECTORY:
             out = [(link.name or "", link.cid, link.tsize) for link in node.links]
         else:

@@ -2,7 +2,7 @@
 
 This is the publishing side of the package: it turns a file tree (a zarr store, a
 catalog) into dag-pb and raw blocks, hands every block to a *sink* (any object with
-``put(cid, block)``: a :class:`~eurec4a.car.CarWriter`, a :class:`MemoryBlockStore`),
+``put(cid, block)``: a :class:`~eurec4a.ipfs.car.CarWriter`, a :class:`MemoryBlockStore`),
 and returns the root CID. Which DAG comes out is fixed by a :class:`Profile`, the
 parameter sets of IPIP-499 (https://specs.ipfs.tech/ipips/ipip-0499/):
 
@@ -51,7 +51,7 @@ directory holds the names and CIDs of its entries while it is built.
 Written here rather than taken from a library because no Python package builds
 UnixFS DAGs (``py-ipfs-car`` and ``ipfs-toolkit`` shell out to kubo, which is not
 installable here and would make publishing depend on a daemon); the codecs come
-from :mod:`eurec4a.ipld` and the CAR format from :mod:`eurec4a.car`.
+from :mod:`eurec4a.ipfs.codecs` and the CAR format from :mod:`eurec4a.ipfs.car`.
 
 Examples
 --------
@@ -75,9 +75,9 @@ from typing import BinaryIO, Iterable, Iterator, NamedTuple, Protocol, Union
 
 from multiformats import CID, varint
 
-from .car import CarWriter
-from .errors import PublishError
-from .ipld import (
+from eurec4a.ipfs.car import CarWriter
+from eurec4a.errors import ProfileError, PublishError, SourceError
+from eurec4a.ipfs.codecs import (
     HAMT_HASH_MURMUR3,
     UNIXFS_DIRECTORY,
     UNIXFS_FILE,
@@ -101,8 +101,6 @@ __all__ = [
     "BlockSink",
     "MemoryBlockStore",
     "FileInfo",
-    "ProfileError",
-    "SourceError",
     "get_profile",
     "import_file",
     "import_directory",
@@ -129,14 +127,6 @@ _DIRECTORY_DATA = encode_unixfs(UnixFSData(UNIXFS_DIRECTORY))
 
 #: How many bytes a copy between temp files moves at once (bounded memory).
 _COPY_BUFFER = 1024 * 1024
-
-
-class ProfileError(PublishError, ValueError):
-    """An unknown profile name or a profile field with a value that cannot work."""
-
-
-class SourceError(PublishError, FileNotFoundError):
-    """The path to import does not exist, is of the wrong kind, or cannot be represented."""
 
 
 # ---------------------------------------------------------------- profiles
@@ -742,7 +732,7 @@ def import_to_car(
     Examples
     --------
     >>> import tempfile, os
-    >>> from eurec4a.car import read_car
+    >>> from eurec4a.ipfs.car import read_car
     >>> with tempfile.TemporaryDirectory() as d:
     ...     _ = open(os.path.join(d, "a.txt"), "wb").write(b"hello world")
     ...     root = import_to_car(os.path.join(d, "a.txt"), os.path.join(d, "a.car"), "unixfs-v0-2015")

@@ -25,15 +25,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import config
-from .cid import ACCEPTED_FORMS, parse_cid
-from .errors import (
+from eurec4a import settings as config
+from eurec4a.ipfs.cid import ACCEPTED_FORMS, parse_cid
+from eurec4a.errors import (
     CatalogNotFoundError,
     ContentNotFoundError,
     InvalidModeError,
     ServerUnreachableError,
 )
-from .pointer import fetch_pointer
+from eurec4a.versions import fetch_pointer
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
     ['AERI', 'ATOMIC', 'BCO']
     """
     mode = parse_mode(use_ipfs)
-    from .intake_compat import open_yaml_catalog
+    from eurec4a.catalog.yaml_catalog import open_yaml_catalog
 
     if mode is None:
         url = config.resolve("catalog_url", catalog_url).value

@@ -1,0 +1,1 @@
+"""The intake catalog layer: YAML catalogs, entries, parameters, data sources, the tree."""

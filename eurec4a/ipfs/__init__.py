@@ -1,0 +1,1 @@
+"""IPFS: CIDs, codecs, CAR, the UnixFS reader, gateways and the verified ``ipfs://`` filesystem."""

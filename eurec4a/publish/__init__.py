@@ -1,0 +1,1 @@
+"""Publishing: the UnixFS importer, the IPFS catalog build and the pointer file writer."""
