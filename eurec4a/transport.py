@@ -1,33 +1,82 @@
-"""Plain HTTP for the classic mode and the pointer file: one session, timeouts, clear errors.
+"""Plain HTTP for the classic mode, the pointer file and flight segments: bounded in time, size and place.
 
-Every request made here carries :data:`~eurec4a.settings.USER_AGENT` and a
-connect/read timeout, and every failure becomes one of the package's errors naming
-the URL and the setting that changes it.
+Every request made here
+
+* carries :data:`~eurec4a.settings.USER_AGENT`;
+* waits at most ``timeout`` seconds (setting ``timeout``, ``EUREC4A_TIMEOUT``) for the
+  next bytes of an answer, and at most ``deadline`` seconds (setting ``deadline``,
+  ``EUREC4A_DEADLINE``, default 60 s) for the whole request, redirects and body
+  included, so a server that drips one byte per second ends in an error too;
+* reads at most ``max_size`` bytes (:data:`MAX_DOCUMENT_SIZE`, 16 MiB, for pointer,
+  catalog and flight-segment files), counted *after* decompression: ``Accept-Encoding:
+  identity`` is asked for, and a server that compresses anyway is decompressed here
+  in bounded steps, so a gzip bomb stops at the cap;
+* follows a redirect only where :func:`redirect_allowed` allows it (same origin, an
+  ``https`` upgrade, a subdomain, or a configured origin; never link-local, loopback
+  or private addresses nobody configured), at most :data:`MAX_REDIRECTS` times;
+* fails with one of the package's errors
+  (:class:`~eurec4a.errors.ServerUnreachableError`,
+  :class:`~eurec4a.errors.CatalogNotFoundError`) naming the URL, a one-line reason
+  (:func:`describe_network_error`) and the setting that changes it; never with an
+  aiohttp, urllib3 or ``json`` exception.
+
+It is built on :mod:`aiohttp` (the library fsspec's ``http`` filesystem uses): the
+synchronous :func:`http_get` runs on fsspec's I/O event loop (its own thread, so it
+works inside Jupyter's running loop as well), and :func:`http_get_many` fetches many
+files concurrently, one round trip for a level of the catalog tree.
 
 Examples
 --------
 >>> http_get("http://127.0.0.1:9/cids.json", setting="pointer_url")  # doctest: +SKIP
 Traceback (most recent call last):
 ...
-eurec4a.errors.ServerUnreachableError: cannot reach http://127.0.0.1:9/cids.json ...
+eurec4a.errors.ServerUnreachableError: cannot reach http://127.0.0.1:9/cids.json (connection refused) ...
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
-from typing import Iterable
-
-import requests
+import zlib
+from typing import Any, Iterable, Sequence
 
 from eurec4a import settings as config
-from eurec4a.errors import CatalogNotFoundError, ServerUnreachableError
+from eurec4a.errors import CatalogNotFoundError, Eurec4aError, ServerUnreachableError
 
-__all__ = ["session", "http_get", "origin", "redirect_allowed", "describe_network_error"]
+__all__ = [
+    "MAX_DOCUMENT_SIZE",
+    "MAX_REDIRECTS",
+    "session",
+    "http_get",
+    "http_get_many",
+    "fetch",
+    "origin",
+    "redirect_allowed",
+    "describe_network_error",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest pointer, catalog or flight-segment file read (bytes, after decompression).
+#: The real files are a few kB; a larger answer is a broken or hostile server.
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
+#: Redirects followed per request (each one checked by :func:`redirect_allowed`).
+MAX_REDIRECTS = 5
+#: Requests :func:`http_get_many` keeps in flight at once.
+MAX_CONCURRENT = 16
+#: Bytes read from the socket per step (also the step of the decompressor's output).
+READ_CHUNK = 64 * 1024
 
 _local = threading.local()
 
 
-def session() -> requests.Session:
-    """A per-thread ``requests.Session`` (sessions are not safe to share between threads)."""
+def session():
+    """A per-thread ``requests.Session`` (kept for the IPFS gateway client until it moves to aiohttp).
+
+    New code uses :func:`http_get` / :func:`fetch`, which bound the whole request.
+    """
+    import requests
+
     s = getattr(_local, "session", None)
     if s is None:
         s = requests.Session()
@@ -36,35 +85,286 @@ def session() -> requests.Session:
     return s
 
 
-def http_get(url: str, *, setting: str, timeout: float | None = None) -> bytes:
-    """GET ``url`` and return the body.
+def _timeout_hint() -> str:
+    return (f"the setting timeout ({config.ENVIRONMENT['timeout']}) bounds the wait for the next bytes, "
+            f"deadline ({config.ENVIRONMENT['deadline']}) the whole request")
+
+
+class _Decoder:
+    """Undo ``Content-Encoding`` in bounded steps, so that a bomb stops at the size cap.
+
+    aiohttp's own decompression hands out whatever one compressed chunk expands to;
+    ``zlib.decompressobj(...).decompress(data, max_length)`` bounds every step.
+    """
+
+    def __init__(self, encoding: str):
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._z = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r} (identity was asked for)")
+
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        if self._z is None:
+            if data:
+                yield data
+            return
+        while data:
+            out = self._z.decompress(data, READ_CHUNK)
+            data = self._z.unconsumed_tail
+            if out:
+                yield out
+            elif not data:
+                break
+
+    def flush(self) -> bytes:
+        return self._z.flush() if self._z is not None else b""
+
+
+async def fetch(
+    client: Any,
+    url: str,
+    *,
+    setting: str,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_size: int = MAX_DOCUMENT_SIZE,
+    allowed_origins: Sequence[str] = (),
+) -> bytes:
+    """GET ``url`` with an :class:`aiohttp.ClientSession` (``client``) and return the body.
+
+    The coroutine behind :func:`http_get` and :func:`http_get_many`, for callers that
+    already run on an event loop. ``client`` should be created with
+    ``auto_decompress=False`` (see :func:`_client`); the parameters and errors are
+    those of :func:`http_get`.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def main():
+    ...     async with _client() as client:
+    ...         return await fetch(client, "http://127.0.0.1:9/x", setting="catalog_url")
+    >>> asyncio.run(main())  # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    eurec4a.errors.ServerUnreachableError: cannot reach http://127.0.0.1:9/x (connection refused) ...
+    """
+    read_timeout = float(config.resolve("timeout", timeout).value)
+    total = float(config.resolve("deadline", deadline).value)
+    try:
+        return await asyncio.wait_for(
+            _fetch(client, url, setting, read_timeout, max_size, allowed_origins), total
+        )
+    except asyncio.TimeoutError:
+        raise ServerUnreachableError(
+            f"{url} did not deliver its answer within the deadline of {total:g} s (the server is "
+            f"very slow, or sends its answer a few bytes at a time). Try again later, point the setting "
+            f"{setting} to another server, or raise the setting deadline "
+            f"({config.ENVIRONMENT['deadline']})."
+        ) from None
+
+
+async def _fetch(client: Any, url: str, setting: str, read_timeout: float, max_size: int,
+                 allowed_origins: Sequence[str]) -> bytes:
+    import aiohttp
+    from yarl import URL
+
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            async with client.get(
+                current,
+                allow_redirects=False,
+                headers={"Accept-Encoding": "identity"},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.CONNECT_TIMEOUT,
+                                              sock_read=read_timeout),
+            ) as response:
+                status = response.status
+                if status in (301, 302, 303, 307, 308):
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise ServerUnreachableError(
+                            f"{current} answered {status} without a Location header: the server is broken. "
+                            f"Try again later, or point the setting {setting} to another server."
+                        )
+                    target = str(response.url.join(URL(location)))
+                    if not redirect_allowed(current, target, [url, *allowed_origins]):
+                        raise ServerUnreachableError(
+                            f"{current} redirected to {target}, an address nobody configured; the redirect "
+                            "was refused (redirects are followed only within the same server, to its "
+                            f"https address, or to a configured server). Point the setting {setting} "
+                            "to the final address if it is trustworthy."
+                        )
+                    current = target
+                    continue
+                if status >= 500 or status == 429:
+                    raise ServerUnreachableError(
+                        f"{current} answered {status} {response.reason}: the server has a problem or "
+                        f"limits its requests. Try again later, or point the setting {setting} to another server."
+                    )
+                if status >= 400:
+                    raise CatalogNotFoundError(
+                        f"{current} answered {status} {response.reason}: there is no such file there. "
+                        f"Check the setting {setting}."
+                    )
+                if status >= 300 or status < 200:
+                    raise ServerUnreachableError(
+                        f"{current} answered {status} {response.reason}, which is not a file. "
+                        f"Check the setting {setting}."
+                    )
+                length = response.headers.get("Content-Length")
+                encoding = response.headers.get("Content-Encoding", "")
+                if length is not None and length.isdigit() and not encoding and int(length) > max_size:
+                    raise _too_large(current, max_size, setting)
+                decoder = _Decoder(encoding)
+                parts: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(READ_CHUNK):
+                    for piece in decoder.feed(chunk):
+                        size += len(piece)
+                        if size > max_size:
+                            raise _too_large(current, max_size, setting)
+                        parts.append(piece)
+                tail = decoder.flush()
+                size += len(tail)
+                if size > max_size:
+                    raise _too_large(current, max_size, setting)
+                parts.append(tail)
+                return b"".join(parts)
+        except Eurec4aError:
+            raise
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError, zlib.error) as exc:
+            reason = describe_network_error(exc, read_timeout)
+            if reason.startswith("timed out"):
+                reason = f"no bytes arrived for {read_timeout:g} s"
+                hint = f"; {_timeout_hint()}"
+            else:
+                hint = ""
+            raise ServerUnreachableError(
+                f"cannot reach {current} ({reason}). Check your network, try again later, or point the "
+                f"setting {setting} to a server that is up{hint}."
+            ) from exc
+    raise ServerUnreachableError(
+        f"{url} redirected more than {MAX_REDIRECTS} times (a redirect loop). Point the setting "
+        f"{setting} to the final address."
+    )
+
+
+def _too_large(url: str, max_size: int, setting: str) -> ServerUnreachableError:
+    return ServerUnreachableError(
+        f"{url} sent more than {config.format_size(max_size)}, the most a pointer, catalog or "
+        f"flight-segment file may hold (after decompression); the server is broken or hostile. "
+        f"Point the setting {setting} to another server."
+    )
+
+
+def _client(limit: int = MAX_CONCURRENT):
+    """An :class:`aiohttp.ClientSession` as :func:`fetch` expects it (own decompression, User-Agent)."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        headers={"User-Agent": config.USER_AGENT},
+        auto_decompress=False,
+        trust_env=True,  # honour HTTP(S)_PROXY / NO_PROXY, as requests did
+        connector=aiohttp.TCPConnector(limit=limit),
+    )
+
+
+def _run(coro_fn, *args: Any) -> Any:
+    from fsspec.asyn import get_loop, sync
+
+    return sync(get_loop(), coro_fn, *args)
+
+
+def http_get(
+    url: str,
+    *,
+    setting: str,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_size: int = MAX_DOCUMENT_SIZE,
+    allowed_origins: Sequence[str] = (),
+) -> bytes:
+    """GET ``url`` and return the body, within ``deadline`` seconds and ``max_size`` bytes.
+
+    Parameters
+    ----------
+    url
+        An ``http://`` or ``https://`` URL.
+    setting
+        The setting that chose ``url`` (e.g. ``"pointer_url / EUREC4A_POINTER_URL"``), named in errors.
+    timeout
+        Seconds to wait for the next bytes (default: setting ``timeout``, ``EUREC4A_TIMEOUT``).
+    deadline
+        Seconds the whole request may take (default: setting ``deadline``, ``EUREC4A_DEADLINE``).
+    max_size
+        Most bytes accepted, after decompression (default :data:`MAX_DOCUMENT_SIZE`).
+    allowed_origins
+        Further origins a redirect may lead to (besides those :func:`redirect_allowed` accepts).
 
     Raises
     ------
     ServerUnreachableError
-        Connection refused, DNS failure, timeout, or a 5xx answer; names ``url`` and ``setting``.
+        Connection refused, DNS failure, timeout, deadline passed, an answer broken off
+        or too large, a refused redirect, or a 5xx/429 answer; names ``url`` and ``setting``.
     CatalogNotFoundError
         A 404 (or other 4xx): the server is there but has no such file.
+
+    Examples
+    --------
+    >>> http_get("http://127.0.0.1:9/cids.json", setting="pointer_url")  # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    eurec4a.errors.ServerUnreachableError: cannot reach http://127.0.0.1:9/cids.json (connection refused) ...
     """
-    read_timeout = float(config.resolve("timeout", timeout).value)
-    try:
-        response = session().get(url, timeout=(config.CONNECT_TIMEOUT, read_timeout))
-    except requests.RequestException as exc:
-        raise ServerUnreachableError(
-            f"cannot reach {url} ({type(exc).__name__}); check your network, or point the "
-            f"setting {setting} to a server that is up"
-        ) from exc
-    if response.status_code >= 500:
-        raise ServerUnreachableError(
-            f"{url} answered {response.status_code} {response.reason}: the server has a problem; "
-            f"try again later, or change the setting {setting}"
-        )
-    if response.status_code >= 400:
-        raise CatalogNotFoundError(
-            f"{url} answered {response.status_code} {response.reason}: no such file there; "
-            f"check the setting {setting}"
-        )
-    return response.content
+    async def one() -> bytes:
+        async with _client(1) as client:
+            return await fetch(client, url, setting=setting, timeout=timeout, deadline=deadline,
+                               max_size=max_size, allowed_origins=allowed_origins)
+
+    return _run(one)
+
+
+def http_get_many(
+    urls: Sequence[str],
+    *,
+    setting: str,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_size: int = MAX_DOCUMENT_SIZE,
+    allowed_origins: Sequence[str] = (),
+) -> list[bytes | Eurec4aError]:
+    """GET every URL concurrently; each result is the body or the package error it ended with.
+
+    Each request has its own ``deadline`` (they run side by side, so the whole call
+    takes about one deadline at most); the other parameters are those of :func:`http_get`.
+    Nothing is raised for a failed URL: its error is returned in its place.
+
+    Examples
+    --------
+    >>> [type(r).__name__ for r in http_get_many(["http://127.0.0.1:9/a"], setting="catalog_url")]  # doctest: +SKIP
+    ['ServerUnreachableError']
+    """
+    async def many() -> list[bytes | Eurec4aError]:
+        async with _client() as client:
+            return await asyncio.gather(*(
+                fetch(client, u, setting=setting, timeout=timeout, deadline=deadline,
+                      max_size=max_size, allowed_origins=allowed_origins)
+                for u in urls
+            ), return_exceptions=True)
+
+    results = _run(many)
+    out: list[bytes | Eurec4aError] = []
+    for u, r in zip(urls, results):
+        if isinstance(r, (bytes, Eurec4aError)):
+            out.append(r)
+        else:  # a bug would surface here; keep it the package's error with its cause
+            err = ServerUnreachableError(f"cannot read {u} ({describe_network_error(r)}); check the setting {setting}.")
+            err.__cause__ = r
+            out.append(err)
+    return out
 
 
 # ---------------------------------------------------------------- shared network policy
