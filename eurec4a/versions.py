@@ -37,6 +37,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import re
 import logging
 import os
 import threading
@@ -62,6 +63,8 @@ __all__ = [
     "get_latest_intake_cid",
     "get_catalog_versions",
     "SNAPSHOT_PATH",
+    "MAX_POINTER_DEPTH",
+    "json_depth",
 ]
 
 #: The snapshot of the community's pointer file shipped with each release.
@@ -88,6 +91,45 @@ class Pointer:
     raw: dict
 
 
+#: Deepest JSON nesting a pointer file may have (the real one has 4 levels).
+MAX_POINTER_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(text: bytes | bytearray | str, limit: int | None = None) -> int:
+    """How deep the arrays and objects of a JSON text nest, without parsing it.
+
+    Checked before :func:`json.loads`, whose recursion a deeply nested document
+    (``[[[[...]]]]`` 100,000 levels deep) would exhaust. Brackets inside strings do
+    not count; the text need not be valid JSON. With ``limit``, counting stops at the
+    first level beyond it (that level is returned).
+
+    Examples
+    --------
+    >>> json_depth(b'{"intake": {"versions": [{"cid": "[["}]}}')
+    4
+    >>> json_depth("[" * 100000)
+    100000
+    >>> json_depth("[" * 100000, limit=32)
+    33
+    """
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogatepass")
+    brackets = _JSON_STRING.sub(b"", bytes(text)).translate(None, _NOT_BRACKET)
+    depth = deepest = 0
+    for b in brackets:
+        if b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if limit is not None and deepest > limit:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
 def parse_pointer(doc: Any, *, source: str = "pointer file") -> Pointer:
     """Validate a decoded pointer document (or its JSON text/bytes).
 
@@ -105,9 +147,15 @@ def parse_pointer(doc: Any, *, source: str = "pointer file") -> Pointer:
     """
     expected = 'expected {"intake": {"latest": "<CID>", "versions": [{"date": "YYYY-MM-DD", "cid": "<CID>"}]}}'
     if isinstance(doc, (bytes, bytearray, str)):
+        if json_depth(doc, MAX_POINTER_DEPTH) > MAX_POINTER_DEPTH:
+            raise PointerFileError(
+                f"{source} nests its JSON more than {MAX_POINTER_DEPTH} levels deep; a pointer file has at most "
+                f"{MAX_POINTER_DEPTH} levels. The server sent something else (broken or hostile): "
+                f"check the setting pointer_url ({config.ENVIRONMENT['pointer_url']}); {expected}"
+            )
         try:
             doc = json.loads(doc)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise PointerFileError(f"{source} is not valid JSON ({exc}); {expected}") from None
     if not isinstance(doc, dict):
         raise PointerFileError(f"{source} is not a JSON object (got {type(doc).__name__}); {expected}")
@@ -219,7 +267,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
                 _memo[url] = (disk[1], disk[0])
             return disk[0]
     try:
-        body = http_get(url, setting=f"pointer_url / {config.ENVIRONMENT['pointer_url']}")
+        body = http_get(url, setting=f"pointer_url ({config.ENVIRONMENT['pointer_url']})")
     except ServerUnreachableError as exc:
         disk = _read_disk(url)
         if disk:
