@@ -147,16 +147,34 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
     return open_yaml_catalog(f"ipfs://{mode}/{CATALOG_FILE}", storage_options=storage_options, **kwargs)
 
 
-def http_storage_options(url: str, timeout: float | None = None) -> dict[str, Any] | None:
-    """fsspec options for the classic catalog: bounded timeouts and our User-Agent on every request."""
+def http_storage_options(url: str, timeout: float | None = None,
+                         deadline: float | None = None) -> dict[str, Any] | None:
+    """fsspec options for data over HTTP (zarr, netCDF): bounded waits and our User-Agent.
+
+    Every request fsspec's ``http`` filesystem makes with these options waits at most
+    ``timeout`` seconds for the next bytes (setting ``timeout``, ``EUREC4A_TIMEOUT``),
+    5 s to connect, and at most ``deadline`` seconds in total (setting ``deadline``,
+    ``EUREC4A_DEADLINE``), so a server that drips its answer cannot hold a load forever.
+    ``None`` for URLs that are not ``http(s)://``.
+
+    Examples
+    --------
+    >>> opts = http_storage_options("https://example.org/catalog.yml", timeout=5, deadline=20)
+    >>> t = opts["client_kwargs"]["timeout"]
+    >>> t.total, t.sock_read, t.sock_connect
+    (20.0, 5.0, 5.0)
+    >>> http_storage_options("ipfs://Qm/catalog.yml") is None
+    True
+    """
     if not url.startswith(("http://", "https://")):
         return None
     import aiohttp
 
     read_timeout = float(config.resolve("timeout", timeout).value)
+    total = float(config.resolve("deadline", deadline).value)
     return {
         "client_kwargs": {
-            "timeout": aiohttp.ClientTimeout(total=None, sock_connect=config.CONNECT_TIMEOUT, sock_read=read_timeout),
+            "timeout": aiohttp.ClientTimeout(total=total, sock_connect=config.CONNECT_TIMEOUT, sock_read=read_timeout),
             "headers": {"User-Agent": config.USER_AGENT},
         }
     }

@@ -80,6 +80,8 @@ from eurec4a.catalog.sources import (
     url_protocols,
     with_default_timeouts,
 )
+from eurec4a.settings import ENVIRONMENT
+from eurec4a.transport import http_get, http_get_many
 from eurec4a.errors import (
     CatalogCycleError,
     EntryNotFoundError,
@@ -226,8 +228,17 @@ class _Session:
         with self._lock:
             todo = [u for u in dict.fromkeys(urls) if u not in self._parsed and u not in self._raw]
         groups: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
+        plain_http = [u for u in todo if _plain_http(u)]
+        if len(plain_http) >= 2:  # eurec4a.transport: deadline, size cap, checked redirects
+            results = http_get_many(plain_http, setting=_CATALOG_SETTING)
+            with self._lock:
+                for url, raw in zip(plain_http, results):
+                    if isinstance(raw, bytes) and url not in self._parsed:
+                        self._raw[url] = raw
+                    elif not isinstance(raw, bytes):
+                        logger.debug("prefetch of %s failed: %r", url, raw)
         for url in todo:
-            if "::" in url or url_protocols(url)[0] in ("file", "local"):
+            if "::" in url or url_protocols(url)[0] in ("file", "local") or _plain_http(url):
                 continue
             try:
                 fs, path = self._filesystem(url)
@@ -255,7 +266,9 @@ class _Session:
 
     def _fetch_and_parse(self, url: str, explicit: dict[str, Any] | None, raw: bytes | None = None) -> dict[str, Any]:
         try:
-            if raw is None:
+            if raw is None and _plain_http(url):
+                raw = http_get(url, setting=_CATALOG_SETTING)
+            elif raw is None:
                 # cat_file: one GET per file (open() would first ask for the size).
                 fs, fspath = self._filesystem(url, explicit)
                 raw = fs.cat_file(fspath)
@@ -358,6 +371,15 @@ def _construct(node: Any, loader: Any, shared: dict[int, Any]) -> Any:
         items.extend(_construct(value, loader, shared) for value in node.value)
         return items
     raise _SlowPath(tag)
+
+
+#: Named in errors of catalog files read over http(s).
+_CATALOG_SETTING = f"catalog_url ({ENVIRONMENT['catalog_url']})"
+
+
+def _plain_http(url: str) -> bool:
+    """An ``http(s)://`` URL without chaining: read with :mod:`eurec4a.transport`."""
+    return isinstance(url, str) and "::" not in url and url.lower().startswith(("http://", "https://"))
 
 
 def _try_cat(fs: Any, path: str) -> bytes | BaseException:
