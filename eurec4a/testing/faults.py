@@ -10,6 +10,53 @@ listening socket through the listeners the server registered.
 Failures are drawn from a seeded :class:`random.Random`, so a run with the same
 seed and the same sequence of requests fails the same requests.
 
+Adversarial modes
+-----------------
+Besides failures, latency and tampering, :attr:`Faults.mode` makes a server hostile
+in one of the ways a broken or malicious server on the internet is (each one is a
+case of https://github.com/eurec4a/eurec4a-intake's "hostile network" tests). The
+mode applies to a request with probability :attr:`Faults.mode_rate` (1.0: every
+request), drawn from the same seeded generator as failures:
+
+``"drip"``
+    Headers (with the true ``Content-Length``), then the body one byte every
+    :attr:`Faults.drip_interval` seconds (1 s): every read succeeds, the whole
+    answer takes for ever. Only a total deadline ends it.
+``"endless"``
+    The body, then filler without end (chunked encoding): spaces after text (a
+    pointer or catalog file stays "valid" JSON/YAML), seeded random bytes after
+    anything else (a CAR or raw block). Only a size cap ends it.
+``"gzip_bomb"``
+    ``Content-Encoding: gzip``: the body, then 4 GiB of zeros, as concatenated gzip
+    members (about 4 MB on the wire). Only a cap after decompression ends it.
+``"truncate"``
+    The true ``Content-Length``, half of the body, then the connection is closed.
+``"short"``
+    A ``Content-Length`` of half the body, and that half: a well-formed answer
+    whose content (a CAR, a JSON file) is cut.
+``"reset"``
+    Half of the body, then a TCP reset (``SO_LINGER`` 0).
+``"stall"``
+    Half of the body, then silence until the client hangs up (at most
+    :data:`STALL_LIMIT` seconds) or the server stops.
+``"liar404"``
+    ``404 Not Found`` for every request, content held or not.
+``"redirect"``
+    ``302 Found`` to :attr:`Faults.redirect_url` followed by the request's path and
+    query (e.g. an unconfigured port on the same host, or ``http://169.254.169.254``).
+``"wrong_block"``
+    A valid block under the wrong CID: a raw-block answer is replaced by another
+    (valid) block; in a CAR, the first block's bytes are replaced by those of the
+    CAR's last block (or of a fixed block when there is only one), the CID kept.
+``"car_header"``
+    A CAR whose header is not valid DAG-CBOR (its bytes replaced by ``0xff``);
+    any other body gets its first byte flipped.
+``"flip_first"``
+    One byte flipped in the first block of a CAR (the first byte of any other body).
+
+``tamper=True`` (flip the body's last byte) is kept as it was. Body modes apply to
+successful (2xx) ``GET`` answers only; ``liar404`` and ``redirect`` to every request.
+
 Examples
 --------
 >>> faults = Faults(failure_rate=1.0)
@@ -29,12 +76,23 @@ import random
 import threading
 from typing import Any, Callable
 
-__all__ = ["Faults", "tamper_bytes"]
+__all__ = ["Faults", "tamper_bytes", "MODES", "BODY_MODES", "TAMPER_MODES", "STALL_LIMIT",
+           "flip_first_block", "wrong_block", "corrupt_car_header", "car_sections"]
 
 logger = logging.getLogger(__name__)
 
 #: The switches a test may flip (the dataclass fields, in order).
-_SWITCHES = ("latency", "failure_rate", "seed", "failure_status", "tamper", "down", "retry_after")
+_SWITCHES = ("latency", "failure_rate", "seed", "failure_status", "tamper", "down", "retry_after",
+             "mode", "mode_rate", "redirect_url", "drip_interval")
+#: Every adversarial :attr:`Faults.mode` (see the module docstring).
+MODES = ("drip", "endless", "gzip_bomb", "truncate", "short", "reset", "stall", "liar404", "redirect",
+         "wrong_block", "car_header", "flip_first")
+#: Modes that change how a successful body is sent.
+BODY_MODES = ("drip", "endless", "gzip_bomb", "truncate", "short", "reset", "stall")
+#: Modes that change a successful body's bytes (sent normally afterwards).
+TAMPER_MODES = ("wrong_block", "car_header", "flip_first")
+#: Most seconds a ``"stall"`` answer holds its connection.
+STALL_LIMIT = 600.0
 
 
 @dataclasses.dataclass(eq=False)
@@ -63,6 +121,14 @@ class Faults:
         ``False`` reopens it on the same port.
     retry_after
         Seconds sent in a ``Retry-After`` header with failed requests (``None``: no header).
+    mode
+        An adversarial mode (one of :data:`MODES`, see the module docstring), or ``None``.
+    mode_rate
+        Probability (0..1) that a request gets :attr:`mode` (seeded draws, like failures).
+    redirect_url
+        Base URL the ``"redirect"`` mode sends clients to (the request's path is appended).
+    drip_interval
+        Seconds between two bytes in the ``"drip"`` mode.
 
     Examples
     --------
@@ -80,6 +146,10 @@ class Faults:
     tamper: bool = False
     down: bool = False
     retry_after: float | None = None
+    mode: str | None = None
+    mode_rate: float = 1.0
+    redirect_url: str | None = None
+    drip_interval: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_lock", threading.RLock())
@@ -94,6 +164,14 @@ class Faults:
             raise ValueError(f"latency must be >= 0 seconds, got {self.latency!r}")
         if not 100 <= int(self.failure_status) <= 599:
             raise ValueError(f"failure_status must be an HTTP status (100-599), got {self.failure_status!r}")
+        if self.mode is not None and self.mode not in MODES:
+            raise ValueError(f"mode must be None or one of {', '.join(MODES)}; got {self.mode!r}")
+        if not 0.0 <= float(self.mode_rate) <= 1.0:
+            raise ValueError(f"mode_rate must be between 0 and 1, got {self.mode_rate!r}")
+        if self.mode == "redirect" and not self.redirect_url:
+            raise ValueError("mode='redirect' needs redirect_url (set it first, or in the same update())")
+        if float(self.drip_interval) <= 0:
+            raise ValueError(f"drip_interval must be > 0 seconds, got {self.drip_interval!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_listeners" not in self.__dict__:  # still inside the dataclass __init__
@@ -119,9 +197,14 @@ class Faults:
                 listener(name, value)
 
     def update(self, **switches: Any) -> None:
-        """Assign several switches at once (each one as by attribute assignment)."""
-        for name, value in switches.items():
-            setattr(self, name, value)
+        """Assign several switches at once (each one as by attribute assignment).
+
+        ``redirect_url`` is assigned before ``mode``, so ``update(mode="redirect",
+        redirect_url=...)`` works in either order.
+        """
+        order = sorted(switches, key=lambda name: name == "mode")
+        for name in order:
+            setattr(self, name, switches[name])
 
     def add_listener(self, listener: Callable[[str, Any], None]) -> None:
         """Call ``listener(name, new_value)`` after every change of a switch."""
@@ -143,6 +226,31 @@ class Faults:
             if rate >= 1.0:
                 return True
             return self._rng.random() < rate
+
+    def draw_mode(self) -> str | None:
+        """The adversarial mode of the current request, or ``None`` (seeded draw at ``mode_rate``).
+
+        Examples
+        --------
+        >>> f = Faults(mode="liar404")
+        >>> f.draw_mode()
+        'liar404'
+        >>> f.mode = None
+        >>> f.draw_mode() is None
+        True
+        """
+        with self._lock:
+            mode, rate = self.mode, float(self.mode_rate)
+            if mode is None or rate <= 0.0:
+                return None
+            if rate >= 1.0 or self._rng.random() < rate:
+                return mode
+            return None
+
+    def filler(self, size: int) -> bytes:
+        """``size`` bytes of seeded random filler (the ``"endless"`` mode after binary bodies)."""
+        with self._lock:
+            return self._rng.randbytes(size)
 
     def as_dict(self) -> dict[str, Any]:
         """The switches as a plain dict (what a server in another process is sent)."""
@@ -167,3 +275,148 @@ def tamper_bytes(body: bytes) -> bytes:
     if not body:
         return b"\x00"
     return body[:-1] + bytes([body[-1] ^ 0xFF])
+
+
+# ---------------------------------------------------------------- tampering with CARs
+# A minimal CARv1 reader of its own (varints and CID lengths), not the client's, so
+# that a bug in eurec4a.ipfs.car cannot hide itself in these faults.
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ValueError("varint runs past the end")
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _put_uvarint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _cid_end(buf: bytes, pos: int) -> int:
+    if buf[pos:pos + 2] == b"\x12\x20":  # CIDv0: a bare sha2-256 multihash
+        return pos + 34
+    for _ in range(3):  # version, codec, hash function
+        _, pos = _uvarint(buf, pos)
+    length, pos = _uvarint(buf, pos)
+    return pos + length
+
+
+def car_sections(car: bytes) -> tuple[tuple[int, int], list[tuple[int, int, int]]]:
+    """Where the header and the sections of a CARv1 are: ``((start, end), [(start, data, end), ...])``.
+
+    ``start`` is where a section's length varint begins, ``data`` where its block
+    bytes begin (after the CID), ``end`` where it ends. Raises ``ValueError`` when
+    ``car`` is not a well-formed CAR.
+
+    Examples
+    --------
+    >>> header = bytes([1, 0xA0])                  # a 1-byte header: an empty CBOR map
+    >>> section = bytes([5, 1, 0x55, 0, 0, 0x61])  # CIDv1 raw, identity hash of b""; block b"a"
+    >>> car_sections(header + section)
+    ((1, 2), [(2, 7, 8)])
+    """
+    length, pos = _uvarint(car, 0)
+    header = (pos, pos + length)
+    pos += length
+    sections = []
+    while pos < len(car):
+        length, data = _uvarint(car, pos)
+        end = data + length
+        if end > len(car):
+            raise ValueError("a CAR section runs past the end")
+        sections.append((pos, _cid_end(car, data), end))
+        pos = end
+    return header, sections
+
+
+def _is_car(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "application/vnd.ipld.car"
+
+
+def flip_first_block(body: bytes, content_type: str = "") -> bytes:
+    """Flip one byte of the first block of a CAR (the first byte of any other body).
+
+    Examples
+    --------
+    >>> flip_first_block(b"abc")
+    b'\\x9ebc'
+    """
+    if _is_car(content_type):
+        try:
+            _, sections = car_sections(body)
+        except ValueError:
+            sections = []
+        for _, data, end in sections:
+            if end > data:
+                return body[:data] + bytes([body[data] ^ 0xFF]) + body[data + 1:]
+    if not body:
+        return b"\x00"
+    return bytes([body[0] ^ 0xFF]) + body[1:]
+
+
+#: The block ``"wrong_block"`` serves when no other one is at hand (a valid raw block of its own CID).
+OTHER_BLOCK = b"eurec4a.testing: a valid block, but not the one asked for\n"
+
+
+def wrong_block(body: bytes, content_type: str = "") -> bytes:
+    """A valid block under the wrong CID.
+
+    A CAR keeps its first section's CID but gets the bytes of its last block (or
+    :data:`OTHER_BLOCK` when it has one block); any other body is replaced by
+    :data:`OTHER_BLOCK` (a different raw block, valid for its own CID).
+
+    Examples
+    --------
+    >>> wrong_block(b"abc") == OTHER_BLOCK
+    True
+    """
+    if not _is_car(content_type):
+        return OTHER_BLOCK if body != OTHER_BLOCK else OTHER_BLOCK[::-1]
+    try:
+        _, sections = car_sections(body)
+    except ValueError:
+        return OTHER_BLOCK
+    if not sections:
+        return body
+    start, data, end = sections[0]
+    replacement = OTHER_BLOCK
+    if len(sections) > 1:
+        _, ldata, lend = sections[-1]
+        if body[ldata:lend] != body[data:end]:
+            replacement = body[ldata:lend]
+    cid = body[_uvarint(body, start)[1]:data]
+    section = _put_uvarint(len(cid) + len(replacement)) + cid + replacement
+    return body[:start] + section + body[end:]
+
+
+def corrupt_car_header(body: bytes, content_type: str = "") -> bytes:
+    """A CAR whose header bytes are all ``0xff`` (not DAG-CBOR); other bodies: first byte flipped.
+
+    Examples
+    --------
+    >>> corrupt_car_header(bytes([2, 0xA1, 0x00]), "application/vnd.ipld.car")
+    b'\\x02\\xff\\xff'
+    """
+    if _is_car(content_type):
+        try:
+            (start, end), _ = car_sections(body)
+        except ValueError:
+            start, end = 0, 0
+        if end > start:
+            return body[:start] + b"\xff" * (end - start) + body[end:]
+    return flip_first_block(body)

@@ -9,8 +9,11 @@ moment and see every request it answered (:attr:`ServerBase.requests`).
 :class:`ServerBase` and :class:`FaultyRequestHandler` hold what the static
 server and the trustless gateway (:mod:`eurec4a.testing.gateway`) share:
 the threaded server with ``TCP_NODELAY`` on every accepted socket, the fault
-switches (latency, failures, tampering, down), the request log, and
-``stop()``/``restart()`` on the same port.
+switches (latency, failures, tampering, down, and the adversarial modes: drip,
+endless body, gzip bomb, truncate, short ``Content-Length``, reset, stall, liar-404,
+redirect, wrong block, corrupted CAR header, flip in the first block; see
+:mod:`eurec4a.testing.faults`), the request log, and ``stop()``/``restart()`` on
+the same port.
 
 Written on :mod:`http.server` rather than with a web framework because tests need
 what frameworks hide: closing the listening socket and reopening the same port,
@@ -35,17 +38,30 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import logging
 import mimetypes
 import os
+import select
 import socket
+import struct
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
-from .faults import Faults, tamper_bytes
+from .faults import (
+    BODY_MODES,
+    STALL_LIMIT,
+    TAMPER_MODES,
+    Faults,
+    corrupt_car_header,
+    flip_first_block,
+    tamper_bytes,
+    wrong_block,
+)
 
 __all__ = [
     "StaticServer",
@@ -183,7 +199,14 @@ class FaultyRequestHandler(BaseHTTPRequestHandler):
         faults = owner.faults
         if faults.latency > 0:
             time.sleep(float(faults.latency))
-        if faults.draw_failure():
+        mode = faults.draw_mode()
+        if mode == "liar404":
+            reply = Reply.text(404, f"not found: {self.path} (a lie of the test server: mode liar404)")
+        elif mode == "redirect":
+            target = str(faults.redirect_url).rstrip("/") + self.path
+            reply = Reply(302, {"Location": target, "Content-Type": "text/plain; charset=utf-8"},
+                          f"moved to {target}\n".encode("utf-8"))
+        elif faults.draw_failure():
             headers = {}
             if faults.retry_after is not None:
                 headers["Retry-After"] = str(int(round(float(faults.retry_after))))
@@ -196,7 +219,65 @@ class FaultyRequestHandler(BaseHTTPRequestHandler):
                 reply = Reply.text(500, "internal error of the test server")
         # Record before sending: a client that got its answer must find it counted.
         owner._record(RequestRecord(method, self.path, reply.status))
+        if method == "GET" and 200 <= reply.status < 300 and mode in TAMPER_MODES + BODY_MODES:
+            ctype = reply.headers.get("Content-Type", "")
+            body = _read_slice(*reply.file) if reply.file is not None else reply.body
+            reply = dataclasses.replace(reply, file=None, body=body)
+            if mode in TAMPER_MODES:
+                reply.body = _TAMPER[mode](body, ctype)
+            else:
+                self._send_hostile(mode, reply)
+                return
         self._send(method, reply, tamper=bool(faults.tamper))
+
+    # ------------------------------------------------------------ adversarial bodies
+    def _send_hostile(self, mode: str, reply: Reply) -> None:
+        """Send ``reply`` (a successful GET) the way ``mode`` says (see :mod:`eurec4a.testing.faults`)."""
+        faults = self.server.owner.faults
+        body = reply.body
+        half = len(body) // 2
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        try:
+            if mode in ("endless", "gzip_bomb"):
+                self.close_connection = True
+                self.send_header("Transfer-Encoding", "chunked")
+                if mode == "gzip_bomb":
+                    self.send_header("Content-Encoding", "gzip")
+                self.end_headers()
+                text = reply.headers.get("Content-Type", "").startswith(("text/", "application/json"))
+                chunks = _gzip_bomb(body) if mode == "gzip_bomb" else _endless(body, faults, text)
+                for chunk in chunks:
+                    self.wfile.write(f"{len(chunk):X}\r\n".encode("ascii") + chunk + b"\r\n")
+                return
+            self.send_header("Content-Length", str(half if mode == "short" else len(body)))
+            self.end_headers()
+            if mode == "drip":
+                interval = float(faults.drip_interval)
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    time.sleep(interval)
+                return
+            self.wfile.write(body[:half])
+            if mode == "short":
+                return
+            self.close_connection = True
+            if mode == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()  # with SO_LINGER 0: a RST, not a FIN
+            elif mode == "stall":
+                self._wait_for_hangup()
+        except OSError:  # the client hung up (or stop() reset the connection): the mode did its job
+            self.close_connection = True
+
+    def _wait_for_hangup(self) -> None:
+        deadline = time.monotonic() + STALL_LIMIT
+        while time.monotonic() < deadline and self.server.owner.running:
+            readable, _, _ = select.select([self.connection], [], [], POLL_INTERVAL * 4)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                return  # the client closed its end
 
     def _send(self, method: str, reply: Reply, *, tamper: bool) -> None:
         body = reply.body
@@ -240,6 +321,41 @@ class FaultyRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of http.server
         logger.debug("%s %s", self.address_string(), format % args)
+
+
+#: Bytes of filler per chunk in the ``"endless"`` mode.
+ENDLESS_CHUNK = 64 * 1024
+#: Zero bytes per gzip member of the ``"gzip_bomb"`` mode, and members sent (4 GiB in all).
+BOMB_MEMBER = 64 * 1024 * 1024
+BOMB_MEMBERS = 64
+
+
+def _endless(body: bytes, faults: Faults, text: bool) -> Iterator[bytes]:
+    if body:
+        yield body
+    spaces = b" " * ENDLESS_CHUNK
+    while True:
+        yield spaces if text else faults.filler(ENDLESS_CHUNK)
+
+
+@functools.lru_cache(maxsize=1)
+def _zeros_member() -> bytes:
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1024 * 1024)
+    out = [z.compress(block) for _ in range(BOMB_MEMBER // len(block))]
+    return b"".join(out) + z.flush()
+
+
+def _gzip_bomb(body: bytes) -> Iterator[bytes]:
+    """The body as one gzip member, then :data:`BOMB_MEMBERS` members of zeros (concatenated gzip)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    yield z.compress(body) + z.flush()
+    member = _zeros_member()
+    for _ in range(BOMB_MEMBERS):
+        yield member
+
+
+_TAMPER = {"wrong_block": wrong_block, "car_header": corrupt_car_header, "flip_first": flip_first_block}
 
 
 def _read_slice(path: str, offset: int, length: int) -> bytes:
