@@ -113,11 +113,13 @@ class _Decoder:
             return
         while data:
             out = self._z.decompress(data, READ_CHUNK)
-            data = self._z.unconsumed_tail
             if out:
                 yield out
-            elif not data:
-                break
+            if self._z.eof:  # the next of concatenated gzip members (RFC 1952 allows them)
+                data = self._z.unused_data
+                self._z = zlib.decompressobj(zlib.MAX_WBITS | 32)
+            else:
+                data = self._z.unconsumed_tail
 
     def flush(self) -> bytes:
         return self._z.flush() if self._z is not None else b""
