@@ -20,6 +20,17 @@ each path segment, which ``ipfsspec`` needs), ``Etag`` and an immutable
 missing deep inside a requested DAG ends the CAR stream early (chunked encoding
 without its final chunk), as a streaming gateway does.
 
+CARs are written and read with a few lines of this module's own (plus ``dag_cbor``
+and ``multiformats``), not with the client's :mod:`eurec4a.ipfs.car`, so that a bug
+in the client's CAR code cannot hide in a round trip through this gateway. (Paths
+and DAGs are still walked with the client's :class:`~eurec4a.ipfs.unixfs.UnixFSReader`.)
+
+Hostile gateways: ``TrustlessGateway(faults=Faults(mode=...))`` sends CARs and
+blocks dripped, endless, gzip-bombed, truncated, cut (short ``Content-Length``),
+reset, stalled, a 404 for content it holds, a redirect to ``redirect_url``, a
+valid block under the wrong CID, a corrupted CAR header or a flip in the first
+block; see :mod:`eurec4a.testing.faults` for each mode.
+
 It shares faults, request counting and stop/restart with
 :class:`~eurec4a.testing.http.StaticServer` through
 :class:`~eurec4a.testing.http.ServerBase`. Written here because no IPFS
@@ -52,11 +63,12 @@ from typing import Iterable, Iterator, Mapping
 import dag_cbor
 from multiformats import CID
 
-from eurec4a.ipfs.car import CarWriter, read_car
+from multiformats import multihash
+
 from eurec4a.ipfs.unixfs import UnixFSReader
-from eurec4a.errors import ContentNotFoundError
-from eurec4a.ipfs.codecs import DAG_PB, RAW, verify_block
-from .faults import Faults
+from eurec4a.errors import BlockVerificationError, CarFormatError, ContentNotFoundError
+from eurec4a.ipfs.codecs import DAG_PB, RAW
+from .faults import Faults, car_sections
 from .http import FaultyRequestHandler, RangeNotSatisfiable, Reply, ServerBase, parse_range
 
 __all__ = ["BlockStore", "TrustlessGateway", "RAW_TYPE", "CAR_TYPE"]
@@ -129,7 +141,7 @@ class BlockStore:
         cid = _as_cid(cid)
         block = bytes(block)
         if verify:
-            verify_block(cid, block)
+            _check_block(cid, block)
         with self._lock:
             self._blocks[self._key(cid)] = (cid, block)
         return cid
@@ -137,9 +149,9 @@ class BlockStore:
     def add_car(self, path: str | os.PathLike) -> list[CID]:
         """Add every block of the CAR file at ``path``; returns the CAR's roots."""
         with open(path, "rb") as f:
-            roots, blocks = read_car(f, source=os.fspath(path))
+            roots, blocks = _read_car(f.read(), os.fspath(path))
         with self._lock:
-            for cid, block in blocks.items():
+            for cid, block in blocks:
                 self._blocks[self._key(cid)] = (cid, block)
         return roots
 
@@ -180,6 +192,60 @@ class BlockStore:
         if block is None:
             raise ContentNotFoundError(f"block {cid} is not held by this gateway")
         return block
+
+
+# ---------------------------------------------------------------- CARs, independently of eurec4a.ipfs.car
+# The gateway writes and reads CARs with its own few lines (and dag_cbor, multiformats)
+# rather than the client's CarWriter/read_car, so that a bug shared by client and
+# test server cannot pass the tests unnoticed.
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _car_header(roots: list[CID]) -> bytes:
+    header = dag_cbor.encode({"version": 1, "roots": list(roots)})
+    return _varint(len(header)) + header
+
+
+def _car_section(cid: CID, block: bytes) -> bytes:
+    raw = bytes(cid)
+    return _varint(len(raw) + len(block)) + raw + block
+
+
+def _check_block(cid: CID, block: bytes) -> None:
+    if cid.hashfun.name == "identity":
+        ok = bytes(cid.raw_digest) == block
+    else:
+        ok = multihash.digest(block, cid.hashfun.name, size=len(bytes(cid.raw_digest))) == bytes(cid.digest)
+    if not ok:
+        raise BlockVerificationError(f"the block given for {cid} does not hash to it")
+
+
+def _read_car(data: bytes, source: str) -> tuple[list[CID], list[tuple[CID, bytes]]]:
+    try:
+        (hstart, hend), sections = car_sections(data)
+        header = dag_cbor.decode(data[hstart:hend])
+        roots = list(header["roots"])
+        blocks = []
+        for start, body, end in sections:
+            length_end = start
+            while data[length_end] & 0x80:
+                length_end += 1
+            cid = CID.decode(data[length_end + 1:body])
+            _check_block(cid, data[body:end])
+            blocks.append((cid, data[body:end]))
+    except BlockVerificationError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CarFormatError(f"{source} is not a valid CARv1 ({exc})") from exc
+    return roots, blocks
 
 
 class _HTTPError(Exception):
@@ -320,16 +386,21 @@ class _GatewayHandler(FaultyRequestHandler):
         else:
             blocks = self._scope_blocks(reader, target, scope)
         buf = BytesIO()
+        buf.write(_car_header([root]))
         truncated = False
-        with CarWriter(buf, [root]) as car:
-            try:
-                for cid in _chain(trail, blocks):
-                    car.put(cid, reader.get_block(cid))
-            except ContentNotFoundError as exc:
-                # The root was there, so a streaming gateway would have sent 200
-                # already: end the stream early instead.
-                logger.debug("CAR for %s ends early: %s", xpath, exc)
-                truncated = True
+        seen: set[bytes] = set()  # dups=n
+        try:
+            for cid in _chain(trail, blocks):
+                key = bytes(cid)
+                if key in seen:
+                    continue
+                seen.add(key)
+                buf.write(_car_section(cid, reader.get_block(cid)))
+        except ContentNotFoundError as exc:
+            # The root was there, so a streaming gateway would have sent 200
+            # already: end the stream early instead.
+            logger.debug("CAR for %s ends early: %s", xpath, exc)
+            truncated = True
         tag = hashlib.blake2s(f"{xpath}|{scope}|{entity_bytes}".encode(), digest_size=8).hexdigest()
         headers.update({
             "Content-Type": CAR_TYPE,
