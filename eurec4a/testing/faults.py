@@ -16,7 +16,8 @@ Besides failures, latency and tampering, :attr:`Faults.mode` makes a server host
 in one of the ways a broken or malicious server on the internet is (each one is a
 case of https://github.com/eurec4a/eurec4a-intake's "hostile network" tests). The
 mode applies to a request with probability :attr:`Faults.mode_rate` (1.0: every
-request), drawn from the same seeded generator as failures:
+request), drawn from the same seeded generator as failures, once the first
+:attr:`Faults.honest_requests` requests have been answered honestly:
 
 ``"drip"``
     Headers (with the true ``Content-Length``), then the body one byte every
@@ -83,7 +84,7 @@ logger = logging.getLogger(__name__)
 
 #: The switches a test may flip (the dataclass fields, in order).
 _SWITCHES = ("latency", "failure_rate", "seed", "failure_status", "tamper", "down", "retry_after",
-             "mode", "mode_rate", "redirect_url", "drip_interval")
+             "mode", "mode_rate", "redirect_url", "drip_interval", "honest_requests")
 #: Every adversarial :attr:`Faults.mode` (see the module docstring).
 MODES = ("drip", "endless", "gzip_bomb", "truncate", "short", "reset", "stall", "liar404", "redirect",
          "wrong_block", "car_header", "flip_first")
@@ -129,6 +130,10 @@ class Faults:
         Base URL the ``"redirect"`` mode sends clients to (the request's path is appended).
     drip_interval
         Seconds between two bytes in the ``"drip"`` mode.
+    honest_requests
+        Requests answered without :attr:`mode` before it applies (counted from when
+        this switch is assigned; e.g. 1: the catalog tree is served honestly, then the
+        dataset's blocks meet the adversary).
 
     Examples
     --------
@@ -150,11 +155,13 @@ class Faults:
     mode_rate: float = 1.0
     redirect_url: str | None = None
     drip_interval: float = 1.0
+    honest_requests: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_rng", random.Random(self.seed))
         object.__setattr__(self, "_listeners", [])
+        object.__setattr__(self, "_honest_left", int(self.honest_requests))
         self._check()
 
     def _check(self) -> None:
@@ -170,6 +177,8 @@ class Faults:
             raise ValueError(f"mode_rate must be between 0 and 1, got {self.mode_rate!r}")
         if self.mode == "redirect" and not self.redirect_url:
             raise ValueError("mode='redirect' needs redirect_url (set it first, or in the same update())")
+        if int(self.honest_requests) < 0:
+            raise ValueError(f"honest_requests must be >= 0, got {self.honest_requests!r}")
         if float(self.drip_interval) <= 0:
             raise ValueError(f"drip_interval must be > 0 seconds, got {self.drip_interval!r}")
 
@@ -189,6 +198,8 @@ class Faults:
                 raise
             if name == "seed":
                 self._rng.seed(value)
+            if name == "honest_requests":
+                object.__setattr__(self, "_honest_left", int(value))
             listeners = list(self._listeners)
         # Listeners run outside the lock: stopping a server joins its threads,
         # and those threads read the switches.
@@ -238,10 +249,16 @@ class Faults:
         >>> f.mode = None
         >>> f.draw_mode() is None
         True
+        >>> f.update(mode="stall", honest_requests=1)
+        >>> f.draw_mode(), f.draw_mode()
+        (None, 'stall')
         """
         with self._lock:
             mode, rate = self.mode, float(self.mode_rate)
             if mode is None or rate <= 0.0:
+                return None
+            if self._honest_left > 0:
+                object.__setattr__(self, "_honest_left", self._honest_left - 1)
                 return None
             if rate >= 1.0 or self._rng.random() < rate:
                 return mode

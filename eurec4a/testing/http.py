@@ -325,9 +325,10 @@ class FaultyRequestHandler(BaseHTTPRequestHandler):
 
 #: Bytes of filler per chunk in the ``"endless"`` mode.
 ENDLESS_CHUNK = 64 * 1024
-#: Zero bytes per gzip member of the ``"gzip_bomb"`` mode, and members sent (4 GiB in all).
-BOMB_MEMBER = 64 * 1024 * 1024
-BOMB_MEMBERS = 64
+#: Zero bytes per gzip member of the ``"gzip_bomb"`` mode, and members sent (4 GiB in all;
+#: small members so that the first one is compressed in milliseconds).
+BOMB_MEMBER = 8 * 1024 * 1024
+BOMB_MEMBERS = 512
 
 
 def _endless(body: bytes, faults: Faults, text: bool) -> Iterator[bytes]:
