@@ -402,3 +402,134 @@ def test_ipfsspec_rejects_a_tampering_gateway(dag):
         fs = AsyncIPFSFileSystem(gateway_addr=gw.url, skip_instance_cache=True)
         with pytest.raises(ValueError, match="corrupted"):
             fs.info(f"{dag.root}/big.bin")
+
+
+# ---------------------------------------------------------------- tamper modes (issue 16)
+# Checked with a CAR parser of the test's own (hashlib and multiformats only), so that
+# neither the client's nor the gateway's CAR code decides what the bytes are.
+
+def _uvarint(buf, pos):
+    value = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _parse_car(body):
+    """``(header bytes, [(cid, block bytes), ...])`` of a CARv1, parsed independently."""
+    length, pos = _uvarint(body, 0)
+    header = body[pos:pos + length]
+    pos += length
+    sections = []
+    while pos < len(body):
+        length, start = _uvarint(body, pos)
+        end = start + length
+        # a CID's length: CIDv0 is a bare 34-byte sha2-256 multihash; CIDv1 is four varints + digest
+        if body[start:start + 2] == b"\x12\x20":
+            cid_end = start + 34
+        else:
+            p = start
+            for _ in range(3):
+                _, p = _uvarint(body, p)
+            dlen, p = _uvarint(body, p)
+            cid_end = p + dlen
+        cid = CID.decode(body[start:cid_end])
+        sections.append((cid, body[cid_end:end]))
+        pos = end
+    return header, sections
+
+
+def _hashes_to(cid, block):
+    from multiformats import multihash
+
+    return multihash.digest(block, cid.hashfun.name) == bytes(cid.digest)
+
+
+def test_car_answers_are_well_formed_by_an_independent_parser(gateway, dag):
+    import dag_cbor
+
+    r = get(gateway, f"/ipfs/{dag.root}/big.bin?format=car")
+    header, sections = _parse_car(r.content)
+    assert dag_cbor.decode(header) == {"version": 1, "roots": [dag.root]}
+    assert [cid for cid, _ in sections][-len(dag.big_blocks):] == list(dag.big_blocks)
+    assert all(_hashes_to(cid, block) for cid, block in sections)
+    assert len({bytes(cid) for cid, _ in sections}) == len(sections)  # dups=n
+
+
+def test_wrong_block_mode_serves_a_valid_block_under_the_wrong_cid(dag):
+    with TrustlessGateway(dag.blocks, faults=Faults(mode="wrong_block")) as gw:
+        raw = get(gw, f"/ipfs/{dag.hello}?format=raw").content
+        assert raw != dag.blocks[dag.hello] and not _hashes_to(dag.hello, raw)
+        assert _hashes_to(raw_cid(raw), raw)  # a valid block: of another CID
+        _, sections = _parse_car(get(gw, f"/ipfs/{dag.big}?format=car").content)
+    first_cid, first_block = sections[0]
+    assert first_cid == dag.big and not _hashes_to(first_cid, first_block)
+    assert any(_hashes_to(cid, first_block) for cid in dag.blocks)  # a genuine block of the DAG
+    assert all(_hashes_to(cid, block) for cid, block in sections[1:])
+    with pytest.raises(BlockVerificationError):
+        read_car(get_car_with(dag, "wrong_block"))
+
+
+def get_car_with(dag, mode):
+    with TrustlessGateway(dag.blocks, faults=Faults(mode=mode)) as gw:
+        return get(gw, f"/ipfs/{dag.big}?format=car").content
+
+
+def test_car_header_mode_corrupts_only_the_header(dag):
+    import dag_cbor
+
+    honest = get_car_with(dag, None)
+    body = get_car_with(dag, "car_header")
+    length, pos = _uvarint(body, 0)
+    assert len(body) == len(honest) and body[pos + length:] == honest[pos + length:]
+    assert body[pos:pos + length] == b"\xff" * length
+    with pytest.raises(dag_cbor.decoding.CBORDecodingError):
+        dag_cbor.decode(body[pos:pos + length])
+    with pytest.raises(BlockVerificationError):  # CarFormatError included
+        read_car(body)
+
+
+def test_flip_first_mode_alters_one_byte_of_the_first_block(dag):
+    honest = get_car_with(dag, None)
+    body = get_car_with(dag, "flip_first")
+    assert len(body) == len(honest)
+    diff = [i for i in range(len(body)) if body[i] != honest[i]]
+    assert len(diff) == 1
+    _, sections = _parse_car(body)
+    assert not _hashes_to(*sections[0]) and all(_hashes_to(c, b) for c, b in sections[1:])
+    with pytest.raises(BlockVerificationError):
+        read_car(body)
+
+
+@pytest.mark.parametrize("mode", ["endless", "short", "truncate"])
+def test_transport_modes_on_car_answers(dag, mode):
+    honest = get_car_with(dag, None)
+    with TrustlessGateway(dag.blocks, faults=Faults(mode=mode, seed=3)) as gw:
+        with requests.get(f"{gw.url}/ipfs/{dag.big}?format=car", timeout=TIMEOUT, stream=True) as r:
+            if mode == "endless":
+                data = b""
+                for chunk in r.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > len(honest) + 1_000_000:
+                        break
+                assert data.startswith(honest) and len(data) > len(honest) + 1_000_000
+            elif mode == "short":
+                assert r.content == honest[: len(honest) // 2]
+            else:
+                with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                    r.content  # noqa: B018 - reading is the test
+
+
+def test_redirect_and_liar404_modes_on_the_gateway(dag):
+    faults = Faults(mode="liar404")
+    with TrustlessGateway(dag.blocks, faults=faults) as gw:
+        assert get(gw, f"/ipfs/{dag.hello}?format=raw").status_code == 404
+        faults.update(mode="redirect", redirect_url="http://127.0.0.1:9")
+        r = get(gw, f"/ipfs/{dag.hello}?format=raw", allow_redirects=False)
+        assert r.status_code == 302 and r.headers["Location"] == f"http://127.0.0.1:9/ipfs/{dag.hello}?format=raw"
+        faults.update(mode=None)
+        assert get(gw, f"/ipfs/{dag.hello}?format=raw").content == dag.blocks[dag.hello]

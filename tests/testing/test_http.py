@@ -270,3 +270,111 @@ def test_logging_goes_to_the_logger_not_stderr(server, capfd):
     requests.get(server.url + "/nope", timeout=TIMEOUT)
     out, err = capfd.readouterr()
     assert err == "" and out == ""
+
+
+# ---------------------------------------------------------------- adversarial modes
+
+def _raw_get(srv, path, timeout=TIMEOUT):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+    conn.request("GET", path)
+    return conn, conn.getresponse()
+
+
+def test_drip_mode_sends_the_true_length_then_one_byte_at_a_time(root):
+    (root / "small.txt").write_bytes(b"01234")
+    with StaticServer(root, faults=Faults(mode="drip", drip_interval=0.2)) as srv:
+        conn, resp = _raw_get(srv, "/small.txt", timeout=0.05)
+        assert resp.getheader("Content-Length") == "5"
+        assert resp.read(1) == b"0"
+        with pytest.raises(TimeoutError):  # the next byte is 0.2 s away
+            resp.read(1)
+        conn.close()
+        conn, resp = _raw_get(srv, "/small.txt", timeout=1.0)
+        assert resp.read() == b"01234"  # every byte arrives, one at a time
+        conn.close()
+
+
+@pytest.mark.parametrize("name, filler", [("small.txt", b" "), ("data.bin", None)])
+def test_endless_mode_sends_the_file_then_filler_without_end(root, name, filler):
+    (root / "small.txt").write_bytes(b"0123456789")
+    content = (root / name).read_bytes()
+    with StaticServer(root, faults=Faults(mode="endless", seed=5)) as srv:
+        conn, resp = _raw_get(srv, f"/{name}")
+        assert resp.getheader("Content-Length") is None and resp.getheader("Transfer-Encoding") == "chunked"
+        data = resp.read(len(content) + 4 * 1024 * 1024)
+        conn.close()
+    assert data.startswith(content) and len(data) == len(content) + 4 * 1024 * 1024
+    tail = data[len(content):]
+    if filler is not None:
+        assert tail == filler * len(tail)
+    else:
+        assert len(set(tail[:4096])) > 200  # seeded random bytes
+
+
+def test_gzip_bomb_mode_decompresses_to_the_file_then_zeros(server, root):
+    import zlib
+
+    server.faults.update(mode="gzip_bomb")
+    conn, resp = _raw_get(server, "/data.bin")
+    assert resp.getheader("Content-Encoding") == "gzip"
+    compressed = resp.read(200_000)
+    conn.close()
+    out, d, data = b"", zlib.decompressobj(31), compressed
+    while data and len(out) < 20 * 1024 * 1024:  # bounded, the way a careful client reads it
+        out += d.decompress(data, 1024 * 1024)
+        data = d.unconsumed_tail
+        if d.eof:
+            data, d = d.unused_data, zlib.decompressobj(31)
+    assert out.startswith(PAYLOAD) and len(out) >= 20 * 1024 * 1024 - 1024 * 1024
+    assert out[len(PAYLOAD):].count(0) == len(out) - len(PAYLOAD)
+
+
+def test_truncate_short_reset_and_stall_modes(server):
+    half = len(PAYLOAD) // 2
+    server.faults.update(mode="short")
+    conn, resp = _raw_get(server, "/data.bin")
+    assert resp.getheader("Content-Length") == str(half) and resp.read() == PAYLOAD[:half]
+    conn.close()
+
+    server.faults.update(mode="truncate")
+    conn, resp = _raw_get(server, "/data.bin")
+    assert resp.getheader("Content-Length") == str(len(PAYLOAD))
+    with pytest.raises(http.client.IncompleteRead) as info:
+        resp.read()
+    assert info.value.partial == PAYLOAD[:half]
+    conn.close()
+
+    server.faults.update(mode="reset")
+    conn, resp = _raw_get(server, "/data.bin")
+    with pytest.raises((ConnectionResetError, http.client.IncompleteRead)):
+        resp.read()
+    conn.close()
+
+    server.faults.update(mode="stall")
+    conn, resp = _raw_get(server, "/data.bin", timeout=0.5)
+    assert resp.read(half) == PAYLOAD[:half]
+    with pytest.raises(TimeoutError):
+        resp.read(1)
+    conn.close()
+
+
+def test_liar404_and_redirect_modes(server):
+    server.faults.update(mode="liar404")
+    assert requests.get(server.url + "/data.bin", timeout=TIMEOUT).status_code == 404
+    server.faults.update(mode="redirect", redirect_url="http://127.0.0.1:9/")
+    r = requests.get(server.url + "/data.bin?x=1", timeout=TIMEOUT, allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"] == "http://127.0.0.1:9/data.bin?x=1"
+    with pytest.raises(ValueError, match="redirect_url"):
+        Faults(mode="redirect")
+
+
+def test_modes_are_drawn_reproducibly_from_the_seed(server):
+    def statuses():
+        return [requests.get(server.url + "/data.bin", timeout=TIMEOUT).status_code for _ in range(20)]
+
+    server.faults.update(mode="liar404", mode_rate=0.5, seed=42)
+    first = statuses()
+    server.faults.seed = 42
+    assert statuses() == first and set(first) == {200, 404}
+    server.faults.update(mode_rate=1.0, honest_requests=2)
+    assert statuses()[:3] == [200, 200, 404]
