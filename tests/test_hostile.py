@@ -43,7 +43,7 @@ DRIP_INTERVAL = 0.5
 #: Peak RSS a child may reach (MB), whatever the server sends.
 MAX_RSS_MB = 300
 #: Seconds after which a child counts as hung and is killed.
-HANG = 60
+HANG = 5 * DEADLINE
 #: Children run at once (most of them wait on a socket).
 PARALLEL = 6
 #: The dataset loaded by the data cases (zarr on IPFS).

@@ -12,7 +12,11 @@
   one with :func:`eurec4a.publish.build.build_ipfs_catalog`, exactly as maintainers do.
 
 Every server has fault switches (``stack.gateway.faults.tamper = True``,
-``.down``, ``.latency``, ``.failure_rate``) for failure tests.
+``.down``, ``.latency``, ``.failure_rate``) for failure tests, and adversarial
+modes for hostile-network tests (``faults.update(mode="drip")``: drip, endless
+body, gzip bomb, truncate, short ``Content-Length``, reset, stall, liar-404,
+redirect to ``redirect_url``, a valid block under the wrong CID, a corrupted CAR
+header, a flip in the first block; seeded, see :mod:`eurec4a.testing.faults`).
 
 Examples
 --------
