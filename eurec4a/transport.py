@@ -50,6 +50,7 @@ __all__ = [
     "http_get",
     "http_get_many",
     "fetch",
+    "client_session",
     "origin",
     "redirect_allowed",
     "describe_network_error",
@@ -139,14 +140,14 @@ async def fetch(
 
     The coroutine behind :func:`http_get` and :func:`http_get_many`, for callers that
     already run on an event loop. ``client`` should be created with
-    ``auto_decompress=False`` (see :func:`_client`); the parameters and errors are
+    ``auto_decompress=False`` (see :func:`client_session`); the parameters and errors are
     those of :func:`http_get`.
 
     Examples
     --------
     >>> import asyncio
     >>> async def main():
-    ...     async with _client() as client:
+    ...     async with client_session() as client:
     ...         return await fetch(client, "http://127.0.0.1:9/x", setting="catalog_url")
     >>> asyncio.run(main())  # doctest: +SKIP
     Traceback (most recent call last):
@@ -262,8 +263,23 @@ def _too_large(url: str, max_size: int, setting: str) -> ServerUnreachableError:
     )
 
 
-def _client(limit: int = MAX_CONCURRENT):
-    """An :class:`aiohttp.ClientSession` as :func:`fetch` expects it (own decompression, User-Agent)."""
+def client_session(limit: int = MAX_CONCURRENT):
+    """A new :class:`aiohttp.ClientSession` as :func:`fetch` expects it.
+
+    It sends :data:`~eurec4a.settings.USER_AGENT`, leaves decompression to
+    :func:`fetch` (``auto_decompress=False``, so a gzip bomb is cut at the size cap)
+    and keeps at most ``limit`` connections open. Create it on the event loop that
+    uses it (``async with client_session() as client: ...``).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def main():
+    ...     async with client_session() as client:
+    ...         return client.auto_decompress
+    >>> asyncio.run(main())
+    False
+    """
     import aiohttp
 
     return aiohttp.ClientSession(
@@ -322,7 +338,7 @@ def http_get(
     eurec4a.errors.ServerUnreachableError: cannot reach http://127.0.0.1:9/cids.json (connection refused) ...
     """
     async def one() -> bytes:
-        async with _client(1) as client:
+        async with client_session(1) as client:
             return await fetch(client, url, setting=setting, timeout=timeout, deadline=deadline,
                                max_size=max_size, allowed_origins=allowed_origins)
 
@@ -350,7 +366,7 @@ def http_get_many(
     ['ServerUnreachableError']
     """
     async def many() -> list[bytes | Eurec4aError]:
-        async with _client() as client:
+        async with client_session() as client:
             return await asyncio.gather(*(
                 fetch(client, u, setting=setting, timeout=timeout, deadline=deadline,
                       max_size=max_size, allowed_origins=allowed_origins)

@@ -230,7 +230,7 @@ class _Session:
         groups: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
         plain_http = [u for u in todo if _plain_http(u)]
         if len(plain_http) >= 2:  # eurec4a.transport: deadline, size cap, checked redirects
-            results = http_get_many(plain_http, setting=_CATALOG_SETTING)
+            results = http_get_many(plain_http, setting=_CATALOG_SETTING, **_http_limits(self.root_options))
             with self._lock:
                 for url, raw in zip(plain_http, results):
                     if isinstance(raw, bytes) and url not in self._parsed:
@@ -267,7 +267,7 @@ class _Session:
     def _fetch_and_parse(self, url: str, explicit: dict[str, Any] | None, raw: bytes | None = None) -> dict[str, Any]:
         try:
             if raw is None and _plain_http(url):
-                raw = http_get(url, setting=_CATALOG_SETTING)
+                raw = http_get(url, setting=_CATALOG_SETTING, **_http_limits(self.options_for(url, explicit)))
             elif raw is None:
                 # cat_file: one GET per file (open() would first ask for the size).
                 fs, fspath = self._filesystem(url, explicit)
@@ -380,6 +380,12 @@ _CATALOG_SETTING = f"catalog_url ({ENVIRONMENT['catalog_url']})"
 def _plain_http(url: str) -> bool:
     """An ``http(s)://`` URL without chaining: read with :mod:`eurec4a.transport`."""
     return isinstance(url, str) and "::" not in url and url.lower().startswith(("http://", "https://"))
+
+
+def _http_limits(options: dict[str, Any]) -> dict[str, Any]:
+    """``timeout``/``deadline`` for :mod:`eurec4a.transport` from fsspec-style http options (``None``: the settings)."""
+    limits = (options.get("client_kwargs") or {}).get("timeout")
+    return {"timeout": getattr(limits, "sock_read", None), "deadline": getattr(limits, "total", None)}
 
 
 def _try_cat(fs: Any, path: str) -> bytes | BaseException:
