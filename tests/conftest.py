@@ -56,4 +56,5 @@ def stack(demo_stack, monkeypatch):
     yield demo_stack
     for server in demo_stack.servers:
         server.faults.update(latency=0.0, failure_rate=0.0, tamper=False, down=False, retry_after=None,
-                             failure_status=503)
+                             failure_status=503, mode=None, mode_rate=1.0, redirect_url=None,
+                             drip_interval=1.0, honest_requests=0)

@@ -210,10 +210,22 @@ class Faults:
     def update(self, **switches: Any) -> None:
         """Assign several switches at once (each one as by attribute assignment).
 
-        ``redirect_url`` is assigned before ``mode``, so ``update(mode="redirect",
-        redirect_url=...)`` works in either order.
+        A new ``mode`` is assigned last when it is ``"redirect"`` (after its
+        ``redirect_url``) and first otherwise (so ``update(mode=None, redirect_url=None)``
+        works too), whatever the order of the keywords.
+
+        Examples
+        --------
+        >>> f = Faults()
+        >>> f.update(mode="redirect", redirect_url="http://127.0.0.1:9")
+        >>> f.update(redirect_url=None, mode=None)
+        >>> f.mode, f.redirect_url
+        (None, None)
         """
-        order = sorted(switches, key=lambda name: name == "mode")
+        mode_last = switches.get("mode") == "redirect"
+        order = [n for n in switches if n != "mode"]
+        if "mode" in switches:
+            order = order + ["mode"] if mode_last else ["mode"] + order
         for name in order:
             setattr(self, name, switches[name])
 
