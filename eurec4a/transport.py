@@ -511,6 +511,7 @@ def describe_network_error(exc: BaseException, timeout: float | None = None) -> 
         return "connection reset"
     if any(isinstance(x, TimeoutError) for x in chain) or "Timeout" in names or "timed out" in names:
         return f"timed out (no answer within {timeout:g} s)" if timeout else "timed out"
-    if "Payload" in names or "IncompleteRead" in names or "ProtocolError" in names or "ContentLength" in names:
+    if "Payload" in names or "IncompleteRead" in names or "ProtocolError" in names or "ContentLength" in names \
+            or "ServerDisconnected" in names:
         return "answer broke off"
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
