@@ -39,13 +39,13 @@ binary download or a Node.js process per test.
 
 Examples
 --------
->>> import requests
+>>> import urllib.request
 >>> from eurec4a.ipfs.codecs import raw_cid
 >>> store = BlockStore()
 >>> cid = store.put(raw_cid(b"hello"), b"hello")
 >>> with TrustlessGateway(store) as gw:
-...     r = requests.get(f"{gw.url}/ipfs/{cid}?format=raw", timeout=5)
-...     print(r.status_code, r.content, r.headers["Content-Type"])
+...     with urllib.request.urlopen(f"{gw.url}/ipfs/{cid}?format=raw", timeout=5) as r:
+...         print(r.status, r.read(), r.headers["Content-Type"])
 200 b'hello' application/vnd.ipld.raw
 """
 from __future__ import annotations
