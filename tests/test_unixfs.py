@@ -468,43 +468,56 @@ def test_symlinks_inside_are_preserved(tmp_path):
 
 
 MEMORY_PROBE = """
-import io, sys, tracemalloc
-from eurec4a.publish.importer import import_file
+import gc, io, sys, tracemalloc
+from eurec4a.publish.importer import get_profile, import_file
 MIB = 1024 * 1024
-size = 64 * MIB
-block = bytes(range(256)) * 1024  # 256 KiB
+profile = get_profile(sys.argv[1])
+piece = bytes(range(256)) * 1024  # a reader that returns 256 KiB at most (short reads for 1 MiB chunks)
 
 class Generated(io.RawIOBase):
-    left = size
+    def __init__(self, size):
+        self.left = size
     def readable(self):
         return True
     def read(self, n=-1):
-        n = min(n, self.left, len(block))
+        n = min(n, self.left, len(piece))
         self.left -= n
-        return block[:n]
+        return piece[:n]
 
 class Discard:
     def put(self, cid, data):
         pass
 
 tracemalloc.start()
-cid, info = import_file(Generated(), Discard(), "unixfs-v0-2015")
-_, peak = tracemalloc.get_traced_memory()
-print(info.size, info.blocks, peak)
+import_file(Generated(MIB), Discard(), profile)  # warm-up: lazy imports and caches are not the import's
+for size in map(int, sys.argv[2:]):
+    gc.collect()
+    tracemalloc.reset_peak()
+    baseline, _ = tracemalloc.get_traced_memory()
+    cid, info = import_file(Generated(size * MIB), Discard(), profile)
+    _, peak = tracemalloc.get_traced_memory()
+    print(info.size, info.blocks, peak - baseline)
 """
 
 
-def test_memory_stays_bounded():
-    """A 64 MiB stream imports with a few chunks' worth of Python memory, not the file's size.
+@pytest.mark.parametrize("profile", ["unixfs-v0-2015", "unixfs-v1-2025"])
+def test_memory_does_not_grow_with_file_size(profile):
+    """Peak memory while importing a 16 MiB and a 128 MiB stream: a few chunk buffers, the same for both.
 
-    Measured in a process of its own: tracemalloc counts every thread, and the test
+    Peaks are measured against a baseline taken in the same process just before each
+    import, in a process of its own: tracemalloc counts every thread, and the test
     session runs server threads that allocate on their own schedule.
     """
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, timeout=300)
+    chunk = get_profile(profile).chunk_size
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, profile, "16", "128"],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    size, blocks, peak = map(int, out.stdout.split())
-    assert size == 64 * MIB and blocks > 256
-    assert peak < 8 * MIB, f"peak traced memory {peak} bytes"
+    (small_size, small_blocks, small), (large_size, large_blocks, large) = (
+        map(int, line.split()) for line in out.stdout.split("\n") if line)
+    assert (small_size, large_size) == (16 * MIB, 128 * MIB) and large_blocks > 8 * small_blocks - 8
+    # the chunk being read, its encoded block and the parts joined into it; never one per chunk of the file
+    assert small <= 4 * chunk, f"{small / chunk:.1f} chunks alive at the peak of a 16 MiB import"
+    assert large - small < chunk // 2, f"peak grew by {large - small} bytes from 16 to 128 MiB"
 
 
 def test_profiles_and_overrides():
