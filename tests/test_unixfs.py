@@ -12,6 +12,7 @@ Two groups:
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -674,7 +675,7 @@ def test_profiles_and_overrides():
     assert (v1.cid_version, v1.raw_leaves, v1.chunk_size, v1.max_links, v1.hamt_estimate) == (1, True, 1048576, 1024, "block-bytes")
     assert get_profile("unixfs-v1-2025", hamt_threshold=10).hamt_threshold == 10
     assert get_profile(v0) is v0
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         v0.chunk_size = 1  # frozen
     # raw leaves are CIDv1 raw even under CIDv0 nodes; nodes follow the profile's version
     cid, blocks = import_bytes(payload(600_000), "kubo-raw-leaves")
