@@ -263,3 +263,35 @@ def test_warm_pinned_open_and_walk_needs_no_request(stack):
     again = list(walk(open_mode(stack, "pinned")))
     assert [p for p, _ in again] == [p for p, _ in first]
     assert stack.request_counts() == before
+
+
+# --------------------------------------------------------------------------- use_ipfs=None, json data
+
+
+def _urlpaths(cat) -> dict[str, str]:
+    """Dotted entry path -> urlpath of every data entry (what distinguishes classic from IPFS)."""
+    return {path: str((entry.describe().get("args") or {}).get("urlpath", ""))
+            for path, entry in walk(cat) if entry.describe().get("container") != "catalog"}
+
+
+def test_none_opens_the_classic_catalog_not_the_ipfs_copy(stack):
+    """The trees have the same names in every mode: only the data addresses tell the modes apart."""
+    before = stack.gateway.count()
+    none = _urlpaths(eurec4a.get_intake_catalog(use_ipfs=None))
+    assert stack.gateway.count() == before  # the classic mode never asks a gateway
+    assert none == _urlpaths(eurec4a.get_intake_catalog(use_ipfs=False))
+    assert not any(url.startswith("ipfs://") for url in none.values())
+    assert none["barbados.bco.surface_met"].startswith(stack.opendap.url + "/")
+    ipfs = _urlpaths(eurec4a.get_intake_catalog(use_ipfs=True))
+    assert set(ipfs) == set(none) and all(url.startswith("ipfs://") for url in ipfs.values())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_json_entry_reads_the_published_document(stack, mode):
+    """The json driver returns the served file's content, in every mode (not just something non-empty)."""
+    import requests
+
+    expected = requests.get(f"{stack.static.url}/data/halo/flight_segments.json", timeout=10).json()
+    segments = open_mode(stack, mode).HALO.flight_segments.read()
+    assert segments == expected
+    assert [f["flight_id"] for f in segments["flights"]][2] == "HALO-0205"

@@ -1,5 +1,6 @@
 """Datasets from every mode compute on a dask.distributed cluster of worker processes."""
 import pytest
+from distributed import get_task_stream
 
 import eurec4a
 
@@ -32,10 +33,15 @@ def test_reduction_on_worker_processes_matches_local(stack, cluster, mode):
     lazy = ds[var].mean(dim="time")
     assert len(ds[var].chunks[0]) > 1  # really several tasks
     before = cache.info()["entries"] if ipfs else 0
-    remote = cluster.compute(lazy).result(timeout=120)
+    server = stack.gateway if ipfs else stack.opendap
+    requests_before = server.count()
+    with get_task_stream(cluster) as tasks:
+        remote = cluster.compute(lazy).result(timeout=120)
+    # the tasks ran in the worker processes, and those read the data: their requests reached the server
+    ran_on = {task["worker"] for task in tasks.data}
+    assert ran_on and ran_on <= set(cluster.scheduler_info()["workers"])
+    assert server.count() > requests_before
     if ipfs:  # the workers read chunks through the pickled filesystem into the same cache
         assert cache.info()["entries"] > before
     local = lazy.compute(scheduler="sync")
     assert remote.equals(local)
-    workers = cluster.run(lambda: __import__("os").getpid())
-    assert len(set(workers.values())) == 2

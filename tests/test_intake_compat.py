@@ -471,7 +471,7 @@ def test_storage_options_reach_nested_catalogs_and_sources(catalog_root):
     cat = open_yaml_catalog("dir://catalog.yml", storage_options=opts)
     assert list(cat.HALO.BACARDI.irradiances) == list(FLIGHTS)
     # without the options nothing is found: the test can fail
-    with pytest.raises(Exception):
+    with pytest.raises(CatalogNotFoundError, match="does not exist"):
         open_yaml_catalog("dir://catalog.yml", storage_options={"path": "/nonexistent", "target_protocol": "file"})
     _write(catalog_root / "dir_catalog.yml", """\
         sources:

@@ -39,3 +39,31 @@ def test_cli_pull(stack, capsys):
     assert "pulled catalog" in capsys.readouterr().out
     assert main(["pull", "--cid", "not-a-cid", "-q"]) == 1
     assert "not a valid" in capsys.readouterr().err
+
+
+def test_pull_refuses_an_entry_that_is_not_on_ipfs(stack, tmp_path):
+    """A catalog version whose entry still points at an OPeNDAP server: nothing of it can be pulled."""
+    from eurec4a.publish.importer import import_to_car
+
+    opendap_url = f"{stack.opendap.url}/barbados/bco/EUREC4A_BCO_WXT_SurfaceMeteorology_20200201_v2.0.0.nc"
+    tree = tmp_path / "catalog"
+    tree.mkdir()
+    (tree / "catalog.yml").write_text(f"""\
+sources:
+  on_ipfs:
+    driver: zarr
+    args: {{urlpath: "{stack.build.datasets['barbados.bco.surface_met']}", consolidated: true}}
+  classic_only:
+    driver: opendap
+    args: {{urlpath: "{opendap_url}", engine: netcdf4, chunks: {{}}}}
+""")
+    root = import_to_car(tree, tmp_path / "catalog.car")
+    stack.gateway.blockstore.add_car(tmp_path / "catalog.car")
+    opendap_before = stack.opendap.count()
+    with pytest.raises(eurec4a.CatalogError, match="classic_only is not stored on IPFS") as info:
+        pull(str(root), ["on_ipfs", "classic_only"], progress=False)
+    assert opendap_url in str(info.value)
+    assert stack.opendap.count() == opendap_before  # refused before any data was read
+    # the IPFS entry alone is pulled, and its dataset is the one the catalog names
+    report = pull(str(root), ["on_ipfs"], progress=False)
+    assert report["datasets"] == {"on_ipfs": stack.build.datasets["barbados.bco.surface_met"][len("ipfs://"):]}

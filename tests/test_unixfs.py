@@ -12,6 +12,8 @@ Two groups:
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -360,6 +362,149 @@ def check_tree(reader: UnixFSReader, root, path: Path, hidden: bool) -> int:
     return seen
 
 
+# ------------------------------------------------- the spec, checked without the package's code
+#
+# A reader that shares nothing with eurec4a.ipfs (its own varints, protobuf walk, CAR
+# parser and CID handling), so a bug shared by the package's writer and reader (a link
+# order, a Tsize) cannot pass. dag-pb spec: links sorted by name bytes (stable), encoded
+# before Data; Tsize = the cumulative size of the linked DAG's serialized blocks.
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _pb_fields(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, value) of a protobuf message; only wire types 0 (varint) and 2 (bytes)."""
+    out, pos = [], 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            value, pos = buf[pos:pos + length], pos + length
+        else:
+            raise AssertionError(f"wire type {wire} in a dag-pb block")
+        out.append((field, value))
+    return out
+
+
+def _split_cid(buf: bytes, pos: int) -> tuple[bytes, int, int]:
+    """(binary CID, codec, end) of the CID at ``pos``: CIDv0 is a bare sha2-256 multihash."""
+    if buf[pos] == 0x12 and buf[pos + 1] == 0x20:
+        return buf[pos:pos + 34], 0x70, pos + 34
+    start = pos
+    version, pos = _varint(buf, pos)
+    assert version == 1
+    codec, pos = _varint(buf, pos)
+    _, pos = _varint(buf, pos)  # hash function
+    length, pos = _varint(buf, pos)
+    return buf[start:pos + length], codec, pos + length
+
+
+def _spec_car(car_path: Path) -> tuple[bytes, dict[bytes, tuple[int, bytes]]]:
+    """The root (binary CID) and the blocks (CID -> (codec, bytes)) of a CARv1, each hash checked."""
+    buf = car_path.read_bytes()
+    header_len, pos = _varint(buf, 0)
+    header = buf[pos:pos + header_len]
+    pos += header_len
+    blocks = {}
+    while pos < len(buf):
+        length, pos = _varint(buf, pos)
+        end = pos + length
+        cid, codec, body = _split_cid(buf, pos)
+        block = buf[body:end]
+        assert cid[-32:] == hashlib.sha256(block).digest() and cid[-34:-32] == b"\x12\x20", "sha2-256 mismatch"
+        blocks[cid] = (codec, block)
+        pos = end
+    # the header (dag-cbor {"roots": [CID], "version": 1}) holds the root as a tag-42 byte string: 0x00 + CID
+    roots = [cid for cid in blocks if b"\x00" + cid in header]
+    assert len(roots) == 1, "the header names exactly one root of the CAR"
+    return roots[0], blocks
+
+
+def _pb_node(block: bytes) -> tuple[bytes | None, list[tuple[bytes, bytes, int]]]:
+    """Data and links (CID, name bytes, Tsize) of a dag-pb node, checking the canonical field order."""
+    fields = _pb_fields(block)
+    numbers = [f for f, _ in fields]
+    assert numbers == sorted(numbers, reverse=True) and numbers.count(1) <= 1, "links before Data, one Data"
+    links = []
+    for field, value in fields:
+        if field == 2:
+            link = dict(_pb_fields(value))
+            assert [f for f, _ in _pb_fields(value)] == sorted(link), "link fields in order Hash, Name, Tsize"
+            links.append((link[1], link.get(2, b""), link[3]))
+    data = next((v for f, v in fields if f == 1), None)
+    return data, links
+
+
+def _spec_check(car_path: Path, src: Path, hidden: bool = True) -> int:
+    """Check the CAR of ``src`` against the specs, by themselves; returns the number of files checked."""
+    root, blocks = _spec_car(car_path)
+    sizes: dict[bytes, int] = {}
+
+    def dag_size(cid: bytes) -> int:  # cumulative serialized size, shared sub-DAGs counted each time
+        if cid not in sizes:
+            codec, block = blocks[cid]
+            sizes[cid] = len(block) + (sum(dag_size(c) for c, _, _ in _pb_node(block)[1]) if codec == 0x70 else 0)
+        return sizes[cid]
+
+    for cid, (codec, block) in blocks.items():
+        if codec == 0x70:
+            for child, name, tsize in _pb_node(block)[1]:
+                assert tsize == dag_size(child), f"Tsize of link {name!r}: {tsize}, its DAG is {dag_size(child)} bytes"
+            names = [name for _, name, _ in _pb_node(block)[1]]
+            assert names == sorted(names), f"links not sorted by name bytes: {names}"
+
+    def file_bytes(cid: bytes) -> bytes:
+        codec, block = blocks[cid]
+        if codec == 0x55:
+            return block
+        data, links = _pb_node(block)
+        unixfs = _pb_fields(data)
+        assert dict(unixfs)[1] == 2, "a file node"
+        content = dict(unixfs).get(2, b"") + b"".join(file_bytes(c) for c, _, _ in links)
+        assert dict(unixfs).get(3, len(content)) == len(content), "filesize"
+        assert [v for f, v in unixfs if f == 4] == [len(file_bytes(c)) for c, _, _ in links], "blocksizes"
+        return content
+
+    def entries(cid: bytes) -> dict[bytes, bytes]:
+        """Name -> CID of a directory, through HAMT shards (names prefixed by their hex bucket)."""
+        data, links = _pb_node(blocks[cid][1])
+        kind = dict(_pb_fields(data))[1]
+        if kind == 1:
+            return {name: c for c, name, _ in links}
+        assert kind == 5, "a directory or a HAMT shard"
+        width = len(f"{dict(_pb_fields(data))[6] - 1:X}")
+        out = {}
+        for c, name, _ in links:
+            if len(name) == width:
+                out.update(entries(c))  # a sub-shard
+            else:
+                out[name[width:]] = c
+        return out
+
+    def check(cid: bytes, path: Path) -> int:
+        if path.is_file() and not path.is_symlink():
+            assert file_bytes(cid) == path.read_bytes(), f"content of {path}"
+            return 1
+        on_disk = {n.encode() for n in os.listdir(path) if hidden or not n.startswith(".")}
+        found = entries(cid)
+        assert set(found) == on_disk, f"entries of {path}"
+        return sum(check(c, path / name.decode()) for name, c in found.items() if not (path / name.decode()).is_symlink())
+
+    return check(root, src)
+
+
 @pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_car_round_trip_directory(tmp_path, profile):
     src = make_nested(tmp_path / "src")
@@ -370,6 +515,7 @@ def test_car_round_trip_directory(tmp_path, profile):
     got, reader = read_back(car)
     assert got == root
     assert check_tree(reader, root, src, hidden=True) == 10 + 3 + 40 + 44
+    assert _spec_check(car, src) == 10 + 3 + 40 + 44
     shard = reader.resolve(root, "shards")
     assert decode_unixfs(decode_pbnode(reader.get_block(shard)).data).type == UNIXFS_HAMT_SHARD
     assert reader.read(reader.resolve(root, "shards/inner/ユニコード")) == b"unicode in a shard"
@@ -387,6 +533,7 @@ def test_car_round_trip_file(tmp_path, profile, size):
     assert got == root == import_bytes(data, profile, chunk_size=1000, max_links=5)[0]
     assert reader.read(root) == data
     assert reader.read(root, 998, 1003) == data[998:1003]
+    assert _spec_check(car, src) == 1
 
 
 def test_car_of_single_raw_leaf_has_correct_header(tmp_path):
@@ -468,43 +615,56 @@ def test_symlinks_inside_are_preserved(tmp_path):
 
 
 MEMORY_PROBE = """
-import io, sys, tracemalloc
-from eurec4a.publish.importer import import_file
+import gc, io, sys, tracemalloc
+from eurec4a.publish.importer import get_profile, import_file
 MIB = 1024 * 1024
-size = 64 * MIB
-block = bytes(range(256)) * 1024  # 256 KiB
+profile = get_profile(sys.argv[1])
+piece = bytes(range(256)) * 1024  # a reader that returns 256 KiB at most (short reads for 1 MiB chunks)
 
 class Generated(io.RawIOBase):
-    left = size
+    def __init__(self, size):
+        self.left = size
     def readable(self):
         return True
     def read(self, n=-1):
-        n = min(n, self.left, len(block))
+        n = min(n, self.left, len(piece))
         self.left -= n
-        return block[:n]
+        return piece[:n]
 
 class Discard:
     def put(self, cid, data):
         pass
 
 tracemalloc.start()
-cid, info = import_file(Generated(), Discard(), "unixfs-v0-2015")
-_, peak = tracemalloc.get_traced_memory()
-print(info.size, info.blocks, peak)
+import_file(Generated(MIB), Discard(), profile)  # warm-up: lazy imports and caches are not the import's
+for size in map(int, sys.argv[2:]):
+    gc.collect()
+    tracemalloc.reset_peak()
+    baseline, _ = tracemalloc.get_traced_memory()
+    cid, info = import_file(Generated(size * MIB), Discard(), profile)
+    _, peak = tracemalloc.get_traced_memory()
+    print(info.size, info.blocks, peak - baseline)
 """
 
 
-def test_memory_stays_bounded():
-    """A 64 MiB stream imports with a few chunks' worth of Python memory, not the file's size.
+@pytest.mark.parametrize("profile", ["unixfs-v0-2015", "unixfs-v1-2025"])
+def test_memory_does_not_grow_with_file_size(profile):
+    """Peak memory while importing a 16 MiB and a 128 MiB stream: a few chunk buffers, the same for both.
 
-    Measured in a process of its own: tracemalloc counts every thread, and the test
+    Peaks are measured against a baseline taken in the same process just before each
+    import, in a process of its own: tracemalloc counts every thread, and the test
     session runs server threads that allocate on their own schedule.
     """
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, timeout=300)
+    chunk = get_profile(profile).chunk_size
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, profile, "16", "128"],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    size, blocks, peak = map(int, out.stdout.split())
-    assert size == 64 * MIB and blocks > 256
-    assert peak < 8 * MIB, f"peak traced memory {peak} bytes"
+    (small_size, small_blocks, small), (large_size, large_blocks, large) = (
+        map(int, line.split()) for line in out.stdout.split("\n") if line)
+    assert (small_size, large_size) == (16 * MIB, 128 * MIB) and large_blocks > 8 * small_blocks - 8
+    # the chunk being read, its encoded block and the parts joined into it; never one per chunk of the file
+    assert small <= 4 * chunk, f"{small / chunk:.1f} chunks alive at the peak of a 16 MiB import"
+    assert large - small < chunk // 2, f"peak grew by {large - small} bytes from 16 to 128 MiB"
 
 
 def test_profiles_and_overrides():
@@ -515,7 +675,7 @@ def test_profiles_and_overrides():
     assert (v1.cid_version, v1.raw_leaves, v1.chunk_size, v1.max_links, v1.hamt_estimate) == (1, True, 1048576, 1024, "block-bytes")
     assert get_profile("unixfs-v1-2025", hamt_threshold=10).hamt_threshold == 10
     assert get_profile(v0) is v0
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         v0.chunk_size = 1  # frozen
     # raw leaves are CIDv1 raw even under CIDv0 nodes; nodes follow the profile's version
     cid, blocks = import_bytes(payload(600_000), "kubo-raw-leaves")

@@ -81,14 +81,30 @@ HAMT_HASH_MURMUR3 = 0x22
 
 # ---------------------------------------------------------------- CIDs and blocks
 
+def _sha2_256(data: bytes) -> bytes:
+    """The sha2-256 multihash of ``data``, hashed before any ``multiformats`` call.
+
+    ``multiformats`` checks its arguments with ``typing_validation``, which leaves
+    reference cycles holding every frame on the stack until the garbage collector
+    runs; a frame that still referenced ``data`` would keep a chunk-sized block alive
+    that long (memory growing with file size while importing).
+    """
+    sha = hashlib.sha256(data).digest()
+    del data
+    return multihash.wrap(sha, "sha2-256")
+
+
 def raw_cid(data: bytes) -> CID:
     """CIDv1 of a ``raw`` block (sha2-256), as used for raw leaves."""
-    return CID("base32", 1, "raw", multihash.digest(data, "sha2-256"))
+    digest = _sha2_256(data)
+    del data  # see _sha2_256
+    return CID("base32", 1, "raw", digest)
 
 
 def dag_pb_cid(data: bytes, version: int = 0) -> CID:
     """CID of a dag-pb block (sha2-256); CIDv0 (``Qm...``) by default."""
-    digest = multihash.digest(data, "sha2-256")
+    digest = _sha2_256(data)
+    del data  # see _sha2_256
     if version == 0:
         return CID("base58btc", 0, "dag-pb", digest)
     return CID("base32", 1, "dag-pb", digest)
@@ -215,17 +231,18 @@ class PBNode:
 
 def encode_pbnode(data: bytes | None, links: Iterable[PBLink]) -> bytes:
     """Encode a dag-pb node canonically (links first, then data, as the spec orders them)."""
-    out = bytearray()
+    # One join at the end: ``data`` may be a whole chunk, and is copied once (bounded memory while importing).
+    parts: list[bytes] = []
     for link in links:
         body = _len_field(1, bytes(link.cid))
         if link.name is not None:
             body += _len_field(2, link.name.encode("utf-8"))
         if link.tsize is not None:
             body += _varint_field(3, link.tsize)
-        out += _len_field(2, body)
+        parts.append(_len_field(2, body))
     if data is not None:
-        out += _len_field(1, data)
-    return bytes(out)
+        parts += [_key(1, 2), varint.encode(len(data)), data]
+    return b"".join(parts)
 
 
 @functools.lru_cache(maxsize=CID_MEMO_SIZE)
@@ -293,18 +310,18 @@ def encode_unixfs(msg: UnixFSData) -> bytes:
     Field order is Type, Data, filesize, blocksizes (not packed), hashType, fanout.
     Absent (``None``) fields are left out.
     """
-    out = _varint_field(1, msg.type)
+    # One join at the end: ``msg.data`` may be a whole chunk, and is copied once.
+    parts = [_varint_field(1, msg.type)]
     if msg.data is not None:
-        out += _len_field(2, msg.data)
+        parts += [_key(2, 2), varint.encode(len(msg.data)), msg.data]
     if msg.filesize is not None:
-        out += _varint_field(3, msg.filesize)
-    for size in msg.blocksizes:
-        out += _varint_field(4, size)
+        parts.append(_varint_field(3, msg.filesize))
+    parts += [_varint_field(4, size) for size in msg.blocksizes]
     if msg.hash_type is not None:
-        out += _varint_field(5, msg.hash_type)
+        parts.append(_varint_field(5, msg.hash_type))
     if msg.fanout is not None:
-        out += _varint_field(6, msg.fanout)
-    return out
+        parts.append(_varint_field(6, msg.fanout))
+    return b"".join(parts)
 
 
 def decode_unixfs(data: bytes | None) -> UnixFSData:

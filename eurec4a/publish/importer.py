@@ -44,9 +44,11 @@ What the DAGs look like (checked against ``ipfs-unixfs-importer`` and ``ipfs-car
   :class:`~eurec4a.errors.PublishError`: their content cannot be published.
 
 Memory stays bounded: a file is read one chunk at a time and only the links of the
-unfinished nodes of its tree are held (at most ``max_links`` per level), so a 1 GB
-file imports in a few tens of MB (``benchmarks/bench_import.py`` measures it). A
-directory holds the names and CIDs of its entries while it is built.
+unfinished nodes of its tree are held (at most ``max_links`` per level). At most about
+three chunk-sized buffers are alive at once (the chunk read, its encoded block, the
+parts of a short read), whatever the file's size (``tests/test_unixfs.py`` checks that
+the peak does not grow from 16 to 128 MiB; ``benchmarks/bench_import.py`` measures it).
+A directory holds the names and CIDs of its entries while it is built.
 
 Written here rather than taken from a library because no Python package builds
 UnixFS DAGs (``py-ipfs-car`` and ``ipfs-toolkit`` shell out to kubo, which is not
@@ -381,12 +383,15 @@ class _FileBuilder:
             block = chunk
         else:
             # A leaf File node carries its chunk in Data (left out when empty) and its filesize.
-            data = encode_unixfs(UnixFSData(UNIXFS_FILE, data=chunk or None, filesize=len(chunk)))
-            block = encode_pbnode(data, [])
+            block = encode_pbnode(encode_unixfs(UnixFSData(UNIXFS_FILE, data=chunk or None, filesize=len(chunk))), [])
             cid = dag_pb_cid(block, self.profile.cid_version)
         self._put(cid, block)
         self.chunks += 1
         self._push(0, _Link(cid, len(block), len(chunk)))
+        # The CID functions call multiformats, whose argument checks leave reference cycles
+        # holding the frames on the stack (this one too) until the garbage collector runs:
+        # a frame kept that way must not hold a chunk, or memory grows with the file's size.
+        del chunk, block
 
     def _push(self, level: int, link: _Link) -> None:
         if level == len(self.levels):

@@ -347,7 +347,11 @@ class OpendapServer:
         self.faults.add_listener(self._on_fault_change)
         _live.add(self)
         if not self.faults.down:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                self.close()  # the caller gets no object to close: leave no process or temp files
+                raise
 
     # ------------------------------------------------------------ lifecycle
     @property

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import warnings
 
 import numpy as np
@@ -112,10 +113,12 @@ def test_fault_switches_reach_the_server_process(data_dir):
         assert [a.status_code for a in answers] == [503] * 3
         assert answers[0].headers["Retry-After"] == "2"
         assert srv.count(status=503) == 3
-        with pytest.raises(Exception):
+        # libnetcdf reports the 503 as an OSError (errno -70, "NetCDF: DAP server error")
+        with pytest.raises(OSError) as failed:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 xr.open_dataset(srv.url + "/BCO_test.nc", engine="netcdf4").load()
+        assert "DAP server error" in str(failed.value) and srv.count(status=503) > 3
         faults.failure_rate = 0.0
 
         faults.tamper = True
@@ -142,11 +145,40 @@ def test_seeded_failures_are_reproducible(data_dir):
     assert first == second and set(first) == {200, 503}
 
 
-def test_startup_that_cannot_finish_raises_and_leaves_nothing(data_dir):
-    with pytest.raises(OpendapServerError, match="did not answer within"):
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this process (Linux /proc)."""
+    me, found = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+def test_startup_that_cannot_finish_raises_and_leaves_nothing(data_dir, tmp_path, monkeypatch):
+    """No server process, no listening port and no temp files survive a start that timed out."""
+    import re
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the server's work files land here
+    before = _children()
+    with pytest.raises(OpendapServerError, match="did not answer within") as info:
         OpendapServer(data_dir, startup_timeout=0.0)
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", str(info.value)).group(1))
+    time.sleep(1.0)  # a server left running would be listening by now
+    assert not _children() - before, "the server process outlived its failed start"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT).close()
+    assert list(tmp_path.iterdir()) == [], "the server's temp folder was left behind"
     with pytest.raises(NotADirectoryError):
         OpendapServer(data_dir / "missing")
+    assert list(tmp_path.iterdir()) == []
 
 
 def _group_alive(pgid: int) -> bool:
@@ -169,7 +201,6 @@ def test_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
     """A test process killed before its cleanup (timeout, SIGKILL) leaves no orphan server."""
     import subprocess
     import sys
-    import time
 
     script = (
         "import os, sys\n"
