@@ -28,6 +28,7 @@ from eurec4a.errors import (
     ContentNotFoundError,
     EntryNotFoundError,
     Eurec4aError,
+    FlightSegmentsError,
     Eurec4aWarning,
     GatewayError,
     InvalidCIDError,
@@ -43,6 +44,7 @@ from eurec4a.errors import (
 )
 from eurec4a.ipfs.filesystem import IPFSFileSystem
 from eurec4a.offline import pull
+from eurec4a.segments import flatten_segments, get_flight_segments, segments_by_id
 from eurec4a.versions import CatalogVersion, get_catalog_versions, get_latest_intake_cid
 
 # clobber: ipfsspec registers "ipfs" too (unverified); inside eurec4a, reads are verified.
@@ -54,6 +56,9 @@ __all__ = [
     "get_intake_catalog",
     "get_latest_intake_cid",
     "get_catalog_versions",
+    "get_flight_segments",
+    "flatten_segments",
+    "segments_by_id",
     "CatalogVersion",
     "IPFSFileSystem",
     "pull",
@@ -78,6 +83,7 @@ __all__ = [
     "CarFormatError",
     "ProfileError",
     "SourceError",
+    "FlightSegmentsError",
     "Eurec4aWarning",
     "CatalogCycleWarning",
     "CatalogLoadWarning",

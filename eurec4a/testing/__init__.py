@@ -5,6 +5,9 @@
 * a static HTTP server (:class:`~eurec4a.testing.http.StaticServer`) standing in
   for GitHub raw: the classic demo catalog, the pointer file ``cids.json`` and the
   data files for ``simplecache::`` / zarr-over-HTTP entries;
+* the same static server standing in for GitHub's release downloads of
+  flight-phase-separation: ``<static>/releases/latest/download/all_flights.yaml``
+  and ``<static>/releases/download/<version>/all_flights.yaml`` (:data:`RELEASE_VERSIONS`);
 * pydap's OPeNDAP server (:class:`~eurec4a.testing.opendap.OpendapServer`) for the
   demo netCDF files;
 * a trustless IPFS gateway (:class:`~eurec4a.testing.gateway.TrustlessGateway`)
@@ -52,11 +55,34 @@ __all__ = [
     "CATALOGS_DIR",
     "materialize_catalog",
     "write_demo_data",
+    "write_releases",
+    "FLIGHT_SEGMENTS_FILE",
+    "RELEASE_VERSIONS",
 ]
 
 #: The demo catalogs shipped inside the package (``demo``: the demo catalog's YAML
 #: sources with server placeholders; ``cycle``: a catalog that includes itself).
 CATALOGS_DIR = Path(__file__).resolve().parent / "catalogs"
+#: The synthetic ``all_flights.yaml`` the stack serves as flight-phase-separation's release.
+FLIGHT_SEGMENTS_FILE = CATALOGS_DIR / "releases" / "all_flights.yaml"
+#: Release tags the stack serves (the last one is also ``latest``).
+RELEASE_VERSIONS = ("v1.1", "v1.2")
+
+
+def write_releases(www: str | os.PathLike) -> Path:
+    """Lay out ``all_flights.yaml`` the way GitHub serves release downloads, under ``www/releases``.
+
+    Examples
+    --------
+    >>> root = write_releases(tempfile.mkdtemp())
+    >>> (root / "download" / "v1.2" / "all_flights.yaml").is_file()
+    True
+    """
+    root = Path(www) / "releases"
+    for where in [f"download/{v}" for v in RELEASE_VERSIONS] + ["latest/download"]:
+        (root / where).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FLIGHT_SEGMENTS_FILE, root / where / "all_flights.yaml")
+    return root
 
 
 def materialize_catalog(source: str | os.PathLike, target: str | os.PathLike, replacements: dict[str, str]) -> Path:
@@ -134,6 +160,7 @@ class DemoStack:
         data = www / "data"
         data.mkdir(parents=True, exist_ok=True)
         write_demo_data(data)
+        write_releases(www)
         self.static = StaticServer(www, faults=Faults(latency=latency))
         self.opendap = OpendapServer(data, faults=Faults(latency=latency))
         materialize_catalog(self.catalog_source, www / "catalog",
@@ -160,6 +187,11 @@ class DemoStack:
         return f"{self.static.url}/cids.json"
 
     @property
+    def flight_segments_url(self) -> str:
+        """The stand-in for ``https://github.com/eurec4a/flight-phase-separation/releases``."""
+        return f"{self.static.url}/releases"
+
+    @property
     def gateway_url(self) -> str:
         if self.gateway is None:
             raise RuntimeError("this stack was started with build_ipfs=False: it has no gateway")
@@ -171,7 +203,8 @@ class DemoStack:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point :mod:`eurec4a` at this stack."""
-        env = {"EUREC4A_CATALOG_URL": self.catalog_url, "EUREC4A_CID_POINTER_URL": self.pointer_url}
+        env = {"EUREC4A_CATALOG_URL": self.catalog_url, "EUREC4A_CID_POINTER_URL": self.pointer_url,
+               "EUREC4A_FLIGHT_SEGMENTS_URL": self.flight_segments_url}
         if self.gateway is not None:
             env["IPFS_GATEWAY"] = self.gateway.url
         return env
