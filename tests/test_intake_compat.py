@@ -19,15 +19,11 @@ import xarray as xr
 
 from eurec4a.catalog.sources import JSONSource, NetCDFSource, OpenDapSource, ZarrSource
 from eurec4a.errors import CatalogError, CatalogNotFoundError, ParameterError
-from eurec4a.catalog.yaml_catalog import (
-    DRIVERS,
-    CatalogCycleError,
-    Entry,
-    EntryNotFoundError,
-    YAMLCatalog,
-    normalize_url,
-    open_yaml_catalog,
-)
+from eurec4a.catalog.registry import DRIVERS
+from eurec4a.catalog.urls import normalize_url
+from eurec4a.catalog.entry import Entry
+from eurec4a.errors import CatalogCycleError, EntryNotFoundError
+from eurec4a.catalog.yaml_catalog import YAMLCatalog, open_yaml_catalog
 from eurec4a.testing.http import StaticServer
 
 FLIGHTS = {"HALO-0119": 119.0, "HALO-0205": 205.0}

@@ -35,10 +35,18 @@ import logging
 from typing import Any
 
 import fsspec
-from fsspec.core import split_protocol
 from intake.source.base import DataSource, Schema
 
-from eurec4a.errors import CatalogError, CatalogNotFoundError
+from eurec4a.catalog.network import is_network_error, unreachable_error
+from eurec4a.catalog.opendap import open_guarded
+from eurec4a.catalog.urls import (
+    CACHING_PROTOCOLS,
+    HTTP_PROTOCOLS,
+    LOCAL_PROTOCOLS,
+    protocol_family,
+    url_protocols,
+)
+from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError
 
 __all__ = [
     "XarraySource",
@@ -46,7 +54,6 @@ __all__ = [
     "ZarrSource",
     "NetCDFSource",
     "JSONSource",
-    "url_protocols",
     "with_default_timeouts",
     "HTTP_TIMEOUT",
     "OPENDAP_TIMEOUT",
@@ -63,39 +70,6 @@ OPENDAP_TIMEOUT = 120
 #: Seconds libnetcdf may take to connect to an OPeNDAP server.
 OPENDAP_CONNECT_TIMEOUT = 15
 
-#: Protocols whose files are already on local disk (``fsspec.open_local`` works on them).
-_LOCAL_PROTOCOLS = ("file", "local")
-#: Caching filesystems that download a remote file to local disk.
-_CACHING_PROTOCOLS = ("simplecache", "filecache")
-_HTTP = ("http", "https")
-
-
-def url_protocols(url: str) -> list[str]:
-    """The fsspec protocols of ``url``, outermost first (``"file"`` for plain paths).
-
-    Examples
-    --------
-    >>> url_protocols("reference::ipfs://bafy/refs.json")
-    ['reference', 'ipfs']
-    >>> url_protocols("/data/x.nc")
-    ['file']
-    """
-    out = []
-    parts = str(url).split("::")
-    for i, part in enumerate(parts):
-        if "://" not in part and i < len(parts) - 1:
-            out.append(part)  # an outer layer of a chain is written as its bare name
-            continue
-        proto, _ = split_protocol(part)
-        out.append(proto or "file")
-    return out
-
-
-def _family(protocol: str | None) -> str | None:
-    """``http`` and ``https`` share options; every other protocol is its own family."""
-    return "http" if protocol in _HTTP else protocol
-
-
 def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """Add bounded aiohttp timeouts to options of an ``http(s)`` filesystem that set none.
 
@@ -110,7 +84,7 @@ def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict
     {'auto_mkdir': True}
     """
     options = dict(options or {})
-    if protocol not in _HTTP:
+    if protocol not in HTTP_PROTOCOLS:
         return options
     client_kwargs = dict(options.get("client_kwargs") or {})
     if "timeout" not in client_kwargs:
@@ -130,7 +104,7 @@ def _chained_options(url: str, storage_options: dict[str, Any] | None) -> dict[s
     if len(protos) == 1:
         return with_default_timeouts(protos[0], opts)
     for proto in protos[1:]:
-        if proto in _HTTP:
+        if proto in HTTP_PROTOCOLS:
             opts[proto] = with_default_timeouts(proto, opts.get(proto))
     return opts
 
@@ -230,10 +204,16 @@ class XarraySource(_CatalogSourceMixin, DataSource):
     def _open_checked(self, chunks: Any):
         try:
             return self._open(chunks)
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            if isinstance(exc, CatalogNotFoundError):
-                raise
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        except Exception as exc:
+            # zarr/netCDF over HTTP fail with aiohttp's errors naming only the host: name the URL.
+            if is_network_error(exc):
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
 
 
 class OpenDapSource(XarraySource):
@@ -284,14 +264,13 @@ class OpenDapSource(XarraySource):
         return kw
 
     def _open(self, chunks: Any):
-        from eurec4a.catalog.opendap import open_guarded
-
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":
             _set_netcdf_timeouts()
         # a server that is down or dies mid-read is reported with its URL, not as a library error
         chunks = kw.pop("chunks")
-        return open_guarded(self.urlpath, chunks=chunks, where=self._where(), **kw)
+        return open_guarded(self.urlpath, chunks=chunks, where=self._where(),
+                            catalog_dir=(self.metadata or {}).get("catalog_dir"), **kw)
 
 
 _NETCDF_RC_DONE = False
@@ -351,7 +330,7 @@ class NetCDFSource(XarraySource):
     @staticmethod
     def _local_url_one(url: str) -> str:
         protos = url_protocols(url)
-        if protos[0] in _LOCAL_PROTOCOLS or protos[0] in _CACHING_PROTOCOLS:
+        if protos[0] in LOCAL_PROTOCOLS or protos[0] in CACHING_PROTOCOLS:
             return url
         return "simplecache::" + url
 
@@ -480,9 +459,9 @@ class ZarrSource(XarraySource):
 
         replaced = {}
         for key, sub in list(fs.fss.items()):
-            if key is None or key in _LOCAL_PROTOCOLS:
+            if key is None or key in LOCAL_PROTOCOLS:
                 continue
-            opts = target_options if _family(key) == _family(target_protocol) else {}
+            opts = target_options if protocol_family(key) == protocol_family(target_protocol) else {}
             opts = with_default_timeouts(key, opts)
             if not opts:
                 continue
