@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fsspec as _fsspec
 
-from eurec4a.api import get_intake_catalog
+from eurec4a.api import get_intake_catalog, open_catalog
 from eurec4a.settings import USER_AGENT, __version__
 from eurec4a.errors import (
     BlockVerificationError,
@@ -54,6 +54,7 @@ __all__ = [
     "__version__",
     "USER_AGENT",
     "get_intake_catalog",
+    "open_catalog",
     "get_latest_intake_cid",
     "get_catalog_versions",
     "get_flight_segments",

@@ -289,10 +289,13 @@ class Entry(LocalCatalogEntry):
                 args["storage_options"] = opts
         metadata = {**self._metadata, "catalog_dir": self._catalog_dir}
         try:
-            return cls(**args, metadata=metadata)
+            source = cls(**args, metadata=metadata)
         except TypeError as exc:
             raise CatalogError(f"entry {self.where!r}: driver {cls.__name__} does not accept the entry's "
                                f"arguments {sorted(args)}: {exc}") from exc
+        if hasattr(source, "transport_options"):  # our sources: servers reached with the tree's settings
+            source.transport_options = session.transport_for(url, args.get("storage_options"))
+        return source
 
     def _open_catalog(self, cls: type, args: dict[str, Any], params: dict[str, Parameter], values: dict[str, Any]):
         path = args.pop("path", None) or args.pop("urlpath", None)

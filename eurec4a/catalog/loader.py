@@ -32,7 +32,7 @@ from fsspec.asyn import sync
 
 from eurec4a.catalog.network import is_network_error
 from eurec4a.catalog.sources import with_default_timeouts
-from eurec4a.catalog.urls import inherited_options, protocol_family, url_protocols
+from eurec4a.catalog.urls import inherited_options, merge_options, protocol_family, url_protocols
 from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError, ServerUnreachableError
 from eurec4a.transport import describe_network_error
 
@@ -54,8 +54,13 @@ class Session:
     parsed once.
     """
 
-    def __init__(self, root_url: str, storage_options: dict[str, Any] | None):
+    def __init__(self, root_url: str, storage_options: dict[str, Any] | None,
+                 transport_options: dict[str, Any] | None = None):
         self.root_options = dict(storage_options or {})
+        # How to reach servers (timeouts, headers, gateways): used on every request of the
+        # root's protocol family but never written into an entry's arguments, so that
+        # repr() and yaml() of a source show the catalog's arguments only.
+        self.transport_options = dict(transport_options or {})
         protos = url_protocols(root_url)
         # Options of a chained root URL are already keyed by protocol: not propagated.
         self.root_family = protocol_family(protos[0]) if len(protos) == 1 else None
@@ -68,6 +73,17 @@ class Session:
     def options_for(self, url: Any, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
         """Storage options for ``url``: its own (``explicit``) over the root's, when the protocols match."""
         return inherited_options(self.root_options, self.root_family, url, explicit)
+
+    def transport_for(self, url: Any, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The transport options that apply to ``url`` (shaped like its storage options)."""
+        if not self.transport_options:
+            return {}
+        if isinstance(url, str) and url_protocols(url) == ["reference"]:
+            # only where the references file and the chunks are: fo, protocols stay the entry's
+            own = {k: v for k, v in (explicit or {}).items() if k in ("fo", "target_protocol", "remote_protocol")}
+            shaped = inherited_options(self.transport_options, self.root_family, url, own)
+            return {k: v for k, v in shaped.items() if k in ("target_options", "remote_options")}
+        return inherited_options(self.transport_options, self.root_family, url)
 
     def load_yaml(self, url: str, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
         """The parsed catalog file at ``url`` (cached).
@@ -100,7 +116,7 @@ class Session:
         key = (url.split("://", 1)[0] if "://" in url else "", repr(explicit) if explicit else "")
         fs = self._filesystems.get(key)
         if fs is None or "::" in url:
-            opts = self.options_for(url, explicit)
+            opts = merge_options(self.transport_for(url), self.options_for(url, explicit))
             protos = url_protocols(url)
             if len(protos) == 1:
                 opts = with_default_timeouts(protos[0], opts)

@@ -43,6 +43,7 @@ from eurec4a.catalog.urls import (
     CACHING_PROTOCOLS,
     HTTP_PROTOCOLS,
     LOCAL_PROTOCOLS,
+    merge_options,
     protocol_family,
     url_protocols,
 )
@@ -110,7 +111,16 @@ def _chained_options(url: str, storage_options: dict[str, Any] | None) -> dict[s
 
 
 class _CatalogSourceMixin:
-    """What every source of this package shares: entry-aware naming in errors."""
+    """What every source of this package shares: entry-aware naming in errors, transport options."""
+
+    #: How to reach the servers (timeouts, headers, gateways), set by the catalog entry. Kept
+    #: apart from ``storage_options`` so that ``repr()`` and ``yaml()`` show the catalog's
+    #: arguments only (and ``yaml()`` stays loadable with ``yaml.safe_load``).
+    transport_options: dict[str, Any] = {}
+
+    def fs_options(self) -> dict[str, Any]:
+        """The storage options used to open the data: the transport options, then the source's own."""
+        return merge_options(self.transport_options, getattr(self, "storage_options", None))
 
     def _where(self) -> str:
         name = getattr(self, "name", None) or type(self).__name__
@@ -337,7 +347,7 @@ class NetCDFSource(XarraySource):
     def _local_files(self) -> list[str]:
         url = self.local_url()
         first = url[0] if isinstance(url, list) else url
-        opts = dict(self.storage_options or {})
+        opts = self.fs_options()
         if first.startswith("simplecache::") and not str(
             self.urlpath[0] if isinstance(self.urlpath, (list, tuple)) else self.urlpath
         ).startswith("simplecache::"):
@@ -371,9 +381,11 @@ class ZarrSource(XarraySource):
     """A zarr store (v2 or v3): a path, any fsspec URL, or kerchunk references.
 
     ``reference::<url of a references JSON>`` (e.g. ``reference::ipfs://CID/refs.json``)
-    opens the references with fsspec's reference filesystem: the JSON is read
-    with the storage options of its own protocol, and chunks with those of the
-    protocol the references point to (inherited from the catalog when it matches).
+    and ``reference://`` with ``storage_options: {fo: <url>}`` (optionally
+    ``remote_protocol``/``remote_options``) open the references with fsspec's
+    reference filesystem: the JSON is read with the storage options of its own
+    protocol, and chunks with those of the protocol the references point to
+    (inherited from the catalog when it matches).
 
     Parameters
     ----------
@@ -389,6 +401,8 @@ class ZarrSource(XarraySource):
     Examples
     --------
     >>> ZarrSource("reference::ipfs://bafy/refs.json").is_reference
+    True
+    >>> ZarrSource("reference://", storage_options={"fo": "https://example.org/x.ref"}).is_reference
     True
     """
 
@@ -417,37 +431,72 @@ class ZarrSource(XarraySource):
                 ) from exc
 
     def _reference_store(self):
+        """A zarr store on fsspec's reference filesystem, for every form the EUREC4A catalog uses.
+
+        * ``reference::<url of the references>`` (e.g. ``reference::ipfs://CID``): options keyed
+          by protocol (``{"reference": {...}, "ipfs": {...}}``);
+        * ``reference://`` with the references in ``storage_options["fo"]`` (a URL or the
+          references themselves) and optionally ``target_protocol``/``target_options``,
+          ``remote_protocol``/``remote_options`` beside it, as kerchunk writes them.
+        """
         import zarr
 
-        parts = str(self.urlpath).split("::", 1)
-        if len(parts) != 2 or not parts[1]:
-            raise CatalogError(f"{self._where()}: {self.urlpath!r} names no references file after 'reference::'")
-        inner = parts[1]
-        if "::" in inner:
-            raise CatalogError(f"{self._where()}: {self.urlpath!r}: only one layer below 'reference::' "
-                               "is supported (reference::<protocol>://path/refs.json)")
-        target_protocol = url_protocols(inner)[0]
-        opts = dict(self.storage_options or {})
-        ref_opts = dict(opts.pop("reference", {}) or {})
-        target_options = with_default_timeouts(target_protocol, opts.pop(target_protocol, None))
+        url = str(self.urlpath)
+        opts = self.fs_options()
+        if url.startswith("reference::"):
+            fo = url.split("::", 1)[1]
+            if not fo:
+                raise CatalogError(f"{self._where()}: {url!r} names no references file after 'reference::'; "
+                                   "write reference::<url of the references JSON>, or urlpath: reference:// "
+                                   "with storage_options: {fo: <url>}")
+            if "::" in fo:
+                raise CatalogError(f"{self._where()}: {url!r}: only one layer below 'reference::' "
+                                   "is supported (reference::<protocol>://path/refs.json)")
+            ref_opts = dict(opts.pop("reference", {}) or {})
+            target_protocol = url_protocols(fo)[0]
+            target_options = opts.pop(target_protocol, None)
+        else:  # reference://[path], the references in storage_options["fo"]
+            ref_opts = dict(opts)
+            fo = ref_opts.pop("fo", None) or url[len("reference://"):] or None
+            if fo is None:
+                raise CatalogError(f"{self._where()}: urlpath 'reference://' needs the references in "
+                                   "storage_options: {fo: <url of the references JSON>}")
+            target_protocol = ref_opts.pop("target_protocol", None)
+            if target_protocol is None and isinstance(fo, str):
+                target_protocol = url_protocols(fo)[0]
+            target_options = ref_opts.pop("target_options", None)
+        if isinstance(fo, str) and "::" in fo:
+            raise CatalogError(f"{self._where()}: references {fo!r}: chained URLs are not supported for the "
+                               "references file; give its plain URL")
+        target_options = with_default_timeouts(target_protocol, target_options) if target_protocol else None
         remote_protocol = ref_opts.pop("remote_protocol", None)
         remote_options = ref_opts.pop("remote_options", None)
         if remote_options is None and remote_protocol is not None:
-            remote_options = opts.get(remote_protocol)
+            remote_options = opts.get(remote_protocol) if url.startswith("reference::") else None
+        if remote_protocol is not None:
+            remote_options = with_default_timeouts(remote_protocol, remote_options)
         # zarr 3 needs an async filesystem all the way down: asynchronous=True for the
         # reference filesystem and for the remote filesystems it creates.
         remote_options = {**(remote_options or {}), "asynchronous": True}
+        where = fo if isinstance(fo, str) else "given inline"
         try:
             fs = fsspec.filesystem(
-                "reference", fo=inner, target_protocol=target_protocol, target_options=target_options,
+                "reference", fo=fo, target_protocol=target_protocol, target_options=target_options,
                 remote_protocol=remote_protocol, remote_options=remote_options, asynchronous=True, **ref_opts,
             )
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            raise CatalogNotFoundError(f"{self._where()}: references {inner} do not exist ({exc})") from exc
-        except ValueError as exc:
-            raise CatalogError(f"{self._where()}: cannot use references {inner}: {exc}") from exc
+            raise CatalogNotFoundError(f"{self._where()}: references {where} do not exist ({exc})") from exc
+        except (ValueError, TypeError) as exc:
+            raise CatalogError(f"{self._where()}: cannot use references {where}: {exc}") from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise unreachable_error(where, exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
         if remote_protocol is None:
-            self._configure_remote_filesystems(fs, target_protocol, target_options)
+            self._configure_remote_filesystems(fs, target_protocol, target_options or {})
         return zarr.storage.FsspecStore(fs, read_only=True, path="")
 
     @staticmethod
@@ -487,7 +536,7 @@ class ZarrSource(XarraySource):
         protos = url_protocols(self.urlpath)
         if protos == ["file"] and "://" not in str(self.urlpath):
             return xr.open_zarr(self.urlpath, **kw)
-        opts = _chained_options(self.urlpath, self.storage_options)
+        opts = _chained_options(self.urlpath, self.fs_options())
         return xr.open_zarr(self.urlpath, storage_options=opts, **kw)
 
 
@@ -526,7 +575,7 @@ class JSONSource(_CatalogSourceMixin, DataSource):
 
     def read(self) -> Any:
         """The parsed JSON document."""
-        opts = _chained_options(self.urlpath, self.storage_options)
+        opts = _chained_options(self.urlpath, self.fs_options())
         try:
             with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, **opts) as f:
                 text = f.read()

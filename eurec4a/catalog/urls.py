@@ -21,7 +21,7 @@ from typing import Any
 
 from fsspec.core import split_protocol
 
-__all__ = ["normalize_url", "parent_dir", "url_protocols", "protocol_family", "inherited_options",
+__all__ = ["normalize_url", "parent_dir", "url_protocols", "protocol_family", "inherited_options", "merge_options",
            "HTTP_PROTOCOLS", "LOCAL_PROTOCOLS", "CACHING_PROTOCOLS"]
 
 #: Protocols that share storage options (the same servers answer both).
@@ -119,11 +119,25 @@ def inherited_options(root_options: dict[str, Any], root_family: str | None, url
     {'ipfs': {'gateways': ['g']}}
     >>> inherited_options({"gateways": ["g"]}, "ipfs", "https://example.org/x.nc")
     {}
+
+    ``reference://`` with the references file in ``fo`` (the form of the real
+    catalog): the file's options go to ``target_options``, and the chunks'
+    (``remote_protocol``) to ``remote_options``.
+
+    >>> inherited_options({"gateways": ["g"]}, "ipfs", "reference://", {"fo": "ipfs://Qm/refs.json"})
+    {'fo': 'ipfs://Qm/refs.json', 'target_options': {'gateways': ['g']}}
     """
     out = dict(explicit or {})
     if not root_options or root_family is None or not isinstance(url, str):
         return out
     protos = url_protocols(url)
+    if protos == ["reference"]:
+        fo = out.get("fo")
+        if isinstance(fo, str) and protocol_family(out.get("target_protocol") or url_protocols(fo)[-1]) == root_family:
+            out["target_options"] = {**root_options, **(out.get("target_options") or {})}
+        if protocol_family(out.get("remote_protocol")) == root_family:
+            out["remote_options"] = {**root_options, **(out.get("remote_options") or {})}
+        return out
     if len(protos) == 1:
         if protocol_family(protos[0]) == root_family:
             return {**root_options, **out}
@@ -131,4 +145,21 @@ def inherited_options(root_options: dict[str, Any], root_family: str | None, url
     for proto in protos[1:]:
         if protocol_family(proto) == root_family:
             out[proto] = {**root_options, **(out.get(proto) or {})}
+    return out
+
+
+def merge_options(base: dict[str, Any] | None, over: dict[str, Any] | None) -> dict[str, Any]:
+    """``base`` updated with ``over``; nested mappings (``client_kwargs``, per-protocol options) merged.
+
+    Examples
+    --------
+    >>> merge_options({"client_kwargs": {"timeout": 1, "headers": {}}}, {"client_kwargs": {"timeout": 2}})
+    {'client_kwargs': {'timeout': 2, 'headers': {}}}
+    """
+    out = dict(base or {})
+    for key, value in (over or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_options(out[key], value)
+        else:
+            out[key] = value
     return out

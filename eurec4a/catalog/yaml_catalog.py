@@ -83,6 +83,10 @@ class YAMLCatalog(YAMLFileCatalog):
         Path or fsspec URL of the YAML file.
     storage_options : dict, optional
         fsspec options for ``path`` (and, at the root, for every URL of the same protocol).
+    transport_options : dict, optional
+        Root only: fsspec options on how to reach the servers (timeouts, headers,
+        gateways), applied like ``storage_options`` but never shown in the
+        arguments of entries (``repr``, ``describe()``, ``yaml()``).
     """
 
     name = "yaml_file_cat"
@@ -96,12 +100,13 @@ class YAMLCatalog(YAMLFileCatalog):
                  metadata: dict[str, Any] | None = None, ttl: float | None = None,
                  _session: Session | None = None, _chain: tuple[str, ...] = (),
                  _dotted: tuple[str, ...] = (), _inherited: dict[str, Parameter] | None = None,
-                 _bound: dict[str, Any] | None = None, autoreload: bool = False,
+                 _bound: dict[str, Any] | None = None, transport_options: dict[str, Any] | None = None,
+                 autoreload: bool = False,
                  getenv: bool = True, getshell: bool = False, **kwargs: Any):
         if kwargs:
             raise CatalogError(f"catalog {path}: unknown arguments {sorted(kwargs)} for a YAML file catalog")
         self.path = normalize_url(path)
-        self._session = _session or Session(self.path, storage_options)
+        self._session = _session or Session(self.path, storage_options, transport_options)
         own = dict(storage_options or {})
         self._explicit_options = own
         self._chain = tuple(_chain) + (self.path,)
@@ -301,7 +306,8 @@ for _name in ("yaml_file_cat", "intake.catalog.local.YAMLFileCatalog", "intake.c
     register_driver(_name, YAMLCatalog)
 
 
-def open_yaml_catalog(urlpath: str, storage_options: dict[str, Any] | None = None, **kwargs: Any) -> YAMLCatalog:
+def open_yaml_catalog(urlpath: str, storage_options: dict[str, Any] | None = None, *,
+                      transport_options: dict[str, Any] | None = None, **kwargs: Any) -> YAMLCatalog:
     """Open an intake V1 YAML catalog file from a path or any fsspec URL.
 
     Every entry at every nesting level uses this package's drivers
@@ -317,6 +323,10 @@ def open_yaml_catalog(urlpath: str, storage_options: dict[str, Any] | None = Non
         The catalog file: local path, ``file://``, ``http(s)://``, ``ipfs://CID/catalog.yml``...
     storage_options : dict, optional
         fsspec options for ``urlpath``'s filesystem.
+    transport_options : dict, optional
+        Like ``storage_options``, for how servers are reached (timeouts, headers, IPFS
+        gateways and cache), but kept out of the entries' arguments, so that a source's
+        ``repr()`` and ``yaml()`` show what the catalog says.
     **kwargs
         ``name``, ``description``, ``metadata`` or ``ttl`` of the root catalog.
 
@@ -342,4 +352,5 @@ def open_yaml_catalog(urlpath: str, storage_options: dict[str, Any] | None = Non
     >>> open_yaml_catalog(str(d / "catalog.yml")).path.endswith("catalog.yml")
     True
     """
-    return YAMLCatalog(os.fspath(urlpath), storage_options=storage_options, **kwargs)
+    return YAMLCatalog(os.fspath(urlpath), storage_options=storage_options, transport_options=transport_options,
+                       **kwargs)
