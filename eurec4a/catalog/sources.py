@@ -551,6 +551,8 @@ class JSONSource(_CatalogSourceMixin, DataSource):
         fsspec options.
     text_encoding : str
         The file's encoding.
+    compression : str, optional
+        fsspec compression of the file (``zip``, ``gzip``..., or ``infer`` from the name).
 
     Examples
     --------
@@ -567,22 +569,32 @@ class JSONSource(_CatalogSourceMixin, DataSource):
     partition_access = False
 
     def __init__(self, urlpath: str, storage_options: dict[str, Any] | None = None,
-                 metadata: dict[str, Any] | None = None, text_encoding: str = "utf-8", **kwargs: Any):
+                 metadata: dict[str, Any] | None = None, text_encoding: str = "utf-8",
+                 compression: str | None = None, **kwargs: Any):
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
         self.urlpath = urlpath
         self.encoding = text_encoding
+        self.compression = compression
         self.kwargs = kwargs
 
     def read(self) -> Any:
         """The parsed JSON document."""
         opts = _chained_options(self.urlpath, self.fs_options())
         try:
-            with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, **opts) as f:
+            with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, compression=self.compression,
+                             **opts) as f:
                 text = f.read()
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            if isinstance(exc, CatalogNotFoundError):
-                raise
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        except ValueError as exc:  # e.g. an unknown compression
+            raise CatalogError(f"{self._where()}: cannot read {self.urlpath}: {exc}") from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
         try:
             return json.loads(text)
         except ValueError as exc:

@@ -41,7 +41,7 @@ from .faults import Faults
 from .gateway import BlockStore, TrustlessGateway
 from .http import StaticServer
 from .opendap import OpendapServer
-from .demo_data import write_demo_data
+from .demo_data import ipfs_objects, write_demo_data, write_references
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class DemoStack:
         self.opendap: OpendapServer | None = None
         self.gateway: TrustlessGateway | None = None
         self.build = None
+        self.ipfs_blocks: dict = {}
         self.root_cid: str | None = None
         try:
             self._start(build_ipfs, convert_datasets, latency)
@@ -163,8 +164,12 @@ class DemoStack:
         write_releases(www)
         self.static = StaticServer(www, faults=Faults(latency=latency))
         self.opendap = OpendapServer(data, faults=Faults(latency=latency))
-        materialize_catalog(self.catalog_source, www / "catalog",
-                            {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data"})
+        # references name the data by URL: written once the server's address is known
+        write_references(data, f"{self.static.url}/data")
+        cids, self.ipfs_blocks = ipfs_objects(data, CATALOGS_DIR / "community-ipfs" / "catalog.yaml")
+        replacements = {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data", **cids}
+        materialize_catalog(self.catalog_source, www / "catalog", replacements)
+        materialize_catalog(CATALOGS_DIR / "community", data / "community", replacements)
         if build_ipfs:
             from eurec4a.publish.pointer import update_pointer_file
             from eurec4a.publish.build import build_ipfs_catalog
@@ -174,7 +179,10 @@ class DemoStack:
             if not self.build.ok:
                 logger.warning("demo IPFS build had failures:\n%s", self.build.summary())
             self.root_cid = self.build.root_cid
-            self.gateway = TrustlessGateway(BlockStore(cars=[self.build.car_path]), faults=Faults(latency=latency))
+            store = BlockStore(cars=[self.build.car_path])
+            for cid, block in self.ipfs_blocks.items():  # data the catalog names by CID (zarr, references)
+                store.put(cid, block)
+            self.gateway = TrustlessGateway(store, faults=Faults(latency=latency))
             update_pointer_file(www / "cids.json", self.root_cid)
 
     # ------------------------------------------------------------ addresses
@@ -185,6 +193,11 @@ class DemoStack:
     @property
     def pointer_url(self) -> str:
         return f"{self.static.url}/cids.json"
+
+    @property
+    def community_catalog_url(self) -> str:
+        """A community catalog outside the main tree (opened with ``intake.open_catalog`` in the book)."""
+        return f"{self.static.url}/data/community/catalog.yaml"
 
     @property
     def flight_segments_url(self) -> str:
