@@ -1,4 +1,4 @@
-"""Open the EUREC4A intake catalog (intake V1 YAML) with intake 2 and intake-xarray 2.
+"""Open the EUREC4A intake catalog (intake V1 YAML) with intake 2 and this package's drivers.
 
 :func:`open_yaml_catalog` opens a YAML catalog file from any fsspec URL and
 returns an :class:`intake.catalog.Catalog` that behaves the way the community's
