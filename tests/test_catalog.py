@@ -268,3 +268,62 @@ def test_warm_pinned_open_and_walk_needs_no_request(stack):
     again = list(walk(open_mode(stack, "pinned")))
     assert [p for p, _ in again] == [p for p, _ in first]
     assert stack.request_counts() == before
+
+
+# ------------------------------------------------------------------ what a reader sees (issue 11, point 6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_repr_and_yaml_show_the_catalog_arguments_only(stack, mode):
+    import yaml
+
+    cat = open_mode(stack, mode)
+    for source in (cat.barbados.bco.surface_met, cat.Meteor.track, cat.HALO.flight_segments,
+                   cat.simulations.EUREC4A_MIP.boundary_conditions.ERA5):
+        text = source.yaml()
+        assert "ClientTimeout" not in text and "ClientTimeout" not in repr(source)
+        assert "User-Agent" not in text and "client_kwargs" not in text
+        doc = yaml.safe_load(text)  # round-trips through the plain safe loader
+        (entry,) = doc["sources"].values()
+        assert entry["args"]["urlpath"] == source.urlpath
+    # the data are still read with the package's timeouts and User-Agent
+    assert cat.Meteor.track.read().sizes["time"] == 288
+
+
+def test_http_data_errors_name_the_url_and_advise_by_mode(stack):
+    classic = open_mode(stack, "classic")
+    sources = {"zarr": classic.barbados.bco.meteorology, "netcdf": classic.Meteor.track,
+               "json": classic.HALO.flight_segments,
+               "references": classic.simulations.EUREC4A_MIP.boundary_conditions.ERA5}
+    stack.static.faults.down = True
+    for kind, source in sources.items():
+        with pytest.raises(eurec4a.ServerUnreachableError) as err:
+            source.read() if kind == "json" else source.to_dask()
+        message = str(err.value)
+        assert stack.static.url in message, (kind, message)
+        assert "connection refused" in message, (kind, message)
+        assert "use_ipfs=True" in message, (kind, message)  # classic mode: the IPFS copy is the way out
+
+
+def test_opendap_errors_in_ipfs_modes_do_not_advise_ipfs(stack):
+    from eurec4a.catalog.sources import OpenDapSource
+
+    dead = "http://127.0.0.1:9/x.nc"
+    for catalog_dir, advised in ((f"ipfs://{stack.root_cid}/HALO", False), (stack.static.url, True)):
+        source = OpenDapSource(dead, engine="pydap", metadata={"catalog_dir": catalog_dir})
+        with pytest.raises(eurec4a.ServerUnreachableError, match="cannot read http://127.0.0.1:9/x.nc") as err:
+            source.to_dask()
+        assert ("use_ipfs=True" in str(err.value)) is advised
+
+
+def test_unreachable_catalog_server_is_not_reported_as_missing(stack):
+    stack.static.faults.down = True
+    with pytest.raises(eurec4a.ServerUnreachableError, match="connection refused") as err:
+        open_mode(stack, "classic")
+    assert "does not exist" not in str(err.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_variable_order_is_the_sources_in_every_mode(stack, mode):
+    cat = open_mode(stack, mode)
+    assert list(cat.barbados.bco.surface_met.to_dask().data_vars) == ["T", "P", "RH", "wspd", "rain_rate"]

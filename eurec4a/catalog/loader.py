@@ -175,6 +175,10 @@ class Session:
         except Eurec4aError:
             raise
         except FileNotFoundError as exc:
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise ServerUnreachableError(
+                    f"cannot read catalog file {url}: {describe_network_error(exc)}. The server may be down "
+                    "or overloaded, or the network is unavailable; try again later") from exc
             raise CatalogNotFoundError(f"catalog file {url} does not exist ({exc})") from exc
         except IsADirectoryError as exc:
             raise CatalogNotFoundError(f"catalog file {url} is a directory ({exc})") from exc

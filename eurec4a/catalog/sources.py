@@ -217,6 +217,9 @@ class XarraySource(_CatalogSourceMixin, DataSource):
         except Eurec4aError:
             raise
         except FileNotFoundError as exc:
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
         except Exception as exc:
             # zarr/netCDF over HTTP fail with aiohttp's errors naming only the host: name the URL.
@@ -358,6 +361,9 @@ class NetCDFSource(XarraySource):
         try:
             local = fsspec.open_local(url, mode="rb", **opts)
         except FileNotFoundError as exc:
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
         files = local if isinstance(local, list) else [local]
         if not files:
@@ -587,6 +593,9 @@ class JSONSource(_CatalogSourceMixin, DataSource):
         except Eurec4aError:
             raise
         except FileNotFoundError as exc:
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
         except ValueError as exc:  # e.g. an unknown compression
             raise CatalogError(f"{self._where()}: cannot read {self.urlpath}: {exc}") from exc
