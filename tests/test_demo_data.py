@@ -19,7 +19,6 @@ import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
-import fsspec
 import intake
 import jinja2
 import netCDF4
@@ -37,7 +36,6 @@ from eurec4a.testing.demo_data import (
     FLIGHTS,
     JOANNE_VERSIONS,
     KT19_FLIGHTS,
-    LIMRAD94_DATES,
     LIMRAD94_VERSIONS,
     TIME_UNITS,
     write_demo_data,

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
-import time
-import warnings
 
 import pytest
 import yaml
