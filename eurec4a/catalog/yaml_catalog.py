@@ -311,7 +311,7 @@ def open_yaml_catalog(urlpath: str, storage_options: dict[str, Any] | None = Non
     """Open an intake V1 YAML catalog file from a path or any fsspec URL.
 
     Every entry at every nesting level uses this package's drivers
-    (:data:`DRIVERS`); ``storage_options`` are used to read ``urlpath`` and are
+    (:data:`eurec4a.catalog.registry.DRIVERS`); ``storage_options`` are used to read ``urlpath`` and are
     handed to every nested catalog file and data source whose URL has the same
     protocol (``http``/``https`` count as one), under the protocol's key in
     chained URLs (``simplecache::https://...``, ``reference::ipfs://...``); options
