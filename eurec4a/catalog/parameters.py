@@ -83,9 +83,11 @@ def coerce(ptype: str, value: Any) -> Any:
     if ptype == "datetime":
         if hasattr(value, "to_pydatetime"):  # pandas.Timestamp (a datetime subclass): the plain type
             try:
-                return value.to_pydatetime()
-            except (ValueError, TypeError):  # NaT
+                out = value.to_pydatetime()
+            except (ValueError, TypeError):
                 return BAD
+            # pandas.NaT converts to itself (a datetime subclass unequal to itself): no time
+            return out if isinstance(out, _dt.datetime) and out == out else BAD
         if isinstance(value, _dt.datetime):
             return value
         if isinstance(value, _dt.date):

@@ -188,7 +188,7 @@ class YAMLCatalog(YAMLFileCatalog):
         merged.update(self.metadata or {})
         self.metadata = merged
         self.name = self.name or data.get("name") or self.name_from_path
-        self.description = self.description or data.get("description")
+        self.description = self.description or data.get("description") or ""  # "" like intake 0.7
 
     # -- access ----------------------------------------------------------------------------
     def _get_entry(self, name: str):
