@@ -291,14 +291,21 @@ def test_repr_and_yaml_show_the_catalog_arguments_only(stack, mode):
 
 
 def test_http_data_errors_name_the_url_and_advise_by_mode(stack):
+    from eurec4a.catalog.sources import NetCDFSource
+    from eurec4a.testing.demo_data import DEMO_FILES
+
     classic = open_mode(stack, "classic")
-    sources = {"zarr": classic.barbados.bco.meteorology, "netcdf": classic.Meteor.track,
+    # a netCDF file no other test downloads (a simplecache'd copy rightly needs no server)
+    netcdf = NetCDFSource(f"{stack.static.url}/data/{DEMO_FILES['mip/bc']}",
+                          metadata={"catalog_dir": stack.static.url})
+    sources = {"zarr": classic.barbados.bco.meteorology, "netcdf": netcdf,
                "json": classic.HALO.flight_segments,
                "references": classic.simulations.EUREC4A_MIP.boundary_conditions.ERA5}
     stack.static.faults.down = True
     for kind, source in sources.items():
         with pytest.raises(eurec4a.ServerUnreachableError) as err:
             source.read() if kind == "json" else source.to_dask()
+            pytest.fail(f"{kind}: no error")
         message = str(err.value)
         assert stack.static.url in message, (kind, message)
         assert "connection refused" in message, (kind, message)
