@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fsspec as _fsspec
 
-from eurec4a.api import get_intake_catalog
+from eurec4a.api import get_intake_catalog, open_catalog
 from eurec4a.settings import USER_AGENT, __version__
 from eurec4a.errors import (
     BlockVerificationError,
@@ -28,6 +28,7 @@ from eurec4a.errors import (
     ContentNotFoundError,
     EntryNotFoundError,
     Eurec4aError,
+    FlightSegmentsError,
     Eurec4aWarning,
     GatewayError,
     InvalidCIDError,
@@ -43,6 +44,7 @@ from eurec4a.errors import (
 )
 from eurec4a.ipfs.filesystem import IPFSFileSystem
 from eurec4a.offline import pull
+from eurec4a.segments import flatten_segments, get_flight_segments, segments_by_id
 from eurec4a.versions import CatalogVersion, get_catalog_versions, get_latest_intake_cid
 
 # clobber: ipfsspec registers "ipfs" too (unverified); inside eurec4a, reads are verified.
@@ -52,8 +54,12 @@ __all__ = [
     "__version__",
     "USER_AGENT",
     "get_intake_catalog",
+    "open_catalog",
     "get_latest_intake_cid",
     "get_catalog_versions",
+    "get_flight_segments",
+    "flatten_segments",
+    "segments_by_id",
     "CatalogVersion",
     "IPFSFileSystem",
     "pull",
@@ -78,6 +84,7 @@ __all__ = [
     "CarFormatError",
     "ProfileError",
     "SourceError",
+    "FlightSegmentsError",
     "Eurec4aWarning",
     "CatalogCycleWarning",
     "CatalogLoadWarning",

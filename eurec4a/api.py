@@ -23,6 +23,7 @@ eurec4a.errors.InvalidModeError: use_ipfs must be False, True or a CID string, g
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from eurec4a import settings as config
@@ -37,7 +38,7 @@ from eurec4a.versions import fetch_pointer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["get_intake_catalog", "parse_mode", "CATALOG_FILE"]
+__all__ = ["get_intake_catalog", "open_catalog", "parse_mode", "CATALOG_FILE"]
 
 #: The catalog's root file inside an IPFS catalog tree.
 CATALOG_FILE = "catalog.yml"
@@ -123,7 +124,7 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
     if mode is None:
         url = config.resolve("catalog_url", catalog_url).value
         try:
-            return open_yaml_catalog(url, storage_options=http_storage_options(url, timeout), **kwargs)
+            return open_yaml_catalog(url, transport_options=http_storage_options(url, timeout), **kwargs)
         except ServerUnreachableError as exc:
             raise ServerUnreachableError(
                 f"{exc} The IPFS copy of the catalog may still be reachable: "
@@ -144,7 +145,59 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
         ) from exc
     if info["type"] != "file":
         raise CatalogNotFoundError(f"ipfs://{mode}/{CATALOG_FILE} is a directory, not a catalog file")
-    return open_yaml_catalog(f"ipfs://{mode}/{CATALOG_FILE}", storage_options=storage_options, **kwargs)
+    return open_yaml_catalog(f"ipfs://{mode}/{CATALOG_FILE}", transport_options=storage_options, **kwargs)
+
+
+def open_catalog(urlpath: str, *, gateways: str | list[str] | None = None, cache_dir: str | None = None,
+                 cache_size: str | int | None = None, timeout: float | None = None, **kwargs: Any):
+    """Open any intake V1 YAML catalog file the way :func:`get_intake_catalog` opens the EUREC4A one.
+
+    For community sub-catalogs outside the main tree (e.g. a project's own
+    ``catalog.yaml``): entries get this package's drivers (parameters checked,
+    ``describe()``, kerchunk references), ``ipfs://`` reads are verified against
+    their CIDs and cached, and HTTP requests have bounded timeouts.
+
+    Parameters
+    ----------
+    urlpath
+        A local path, ``http(s)://...`` or ``ipfs://<CID>/<path>``.
+    gateways, cache_dir, cache_size
+        IPFS settings for ``ipfs://`` URLs (as in :func:`get_intake_catalog`).
+    timeout
+        Read timeout in seconds for each request (``EUREC4A_TIMEOUT``).
+    **kwargs
+        Passed to the catalog (``name``, ``description``, ``metadata``).
+
+    Returns
+    -------
+    intake.catalog.Catalog
+
+    Raises
+    ------
+    CatalogNotFoundError
+        No file at ``urlpath``.
+    ServerUnreachableError
+        The server could not be reached.
+    CatalogError
+        The file is not an intake V1 YAML catalog.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, eurec4a
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "catalog.yaml").write_text("sources: {track: {driver: json, args: {urlpath: t.json}}}")
+    >>> list(eurec4a.open_catalog(str(d / "catalog.yaml")))
+    ['track']
+    """
+    from eurec4a.catalog.yaml_catalog import open_yaml_catalog
+
+    url = os.fspath(urlpath)
+    if url.startswith("ipfs://"):
+        options = {"gateways": gateways, "cache_dir": cache_dir, "cache_size": cache_size, "timeout": timeout}
+        transport = {k: v for k, v in options.items() if v is not None}
+    else:
+        transport = http_storage_options(url, timeout)
+    return open_yaml_catalog(url, transport_options=transport, **kwargs)
 
 
 def http_storage_options(url: str, timeout: float | None = None,

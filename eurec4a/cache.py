@@ -681,3 +681,51 @@ class BlockCache:
         with self._lock:
             self._estimate = 0
             self._written_since_scan = 0
+
+
+# ---------------------------------------------------------------------------------------
+# >>> MINIMAL STAND-IN, branch "catalog" (flight segments). The "ipfs" helper adds the real
+# >>> ``Cache`` with a documents API; at merge keep theirs and drop this block. Only the two
+# >>> methods below are used by eurec4a.segments, with exactly these signatures.
+# ---------------------------------------------------------------------------------------
+class Cache:
+    """The cache folder's small documents (copies of downloaded files), by namespace and key.
+
+    Parameters
+    ----------
+    path
+        The cache folder (``resolve("cache_dir").value``).
+    max_size
+        The cache's size limit (unused by documents, which are small).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = Cache(tempfile.mkdtemp())
+    >>> cache.put_document("segments", "https://example.org/v1.2/all_flights.yaml", b"HALO: {}")
+    >>> cache.get_document("segments", "https://example.org/v1.2/all_flights.yaml")[0]
+    b'HALO: {}'
+    >>> cache.get_document("segments", "other") is None
+    True
+    """
+
+    def __init__(self, path: str | os.PathLike[str], max_size: Any = None):
+        self.path = Path(path)
+        self.max_size = max_size
+
+    def _document_path(self, namespace: str, key: str) -> Path:
+        import hashlib
+
+        return self.path / "documents" / namespace / hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    def put_document(self, namespace: str, key: str, data: bytes) -> None:
+        """Store ``data`` under ``(namespace, key)``, atomically (readers see old or new, never half)."""
+        atomic_write_bytes(self._document_path(namespace, key), data)
+
+    def get_document(self, namespace: str, key: str) -> tuple[bytes, float] | None:
+        """``(data, time stored in epoch seconds)`` of ``(namespace, key)``, or ``None``."""
+        path = self._document_path(namespace, key)
+        try:
+            return path.read_bytes(), path.stat().st_mtime
+        except OSError:
+            return None

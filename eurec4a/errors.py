@@ -43,6 +43,7 @@ __all__ = [
     "Eurec4aWarning",
     "CatalogCycleWarning",
     "CatalogLoadWarning",
+    "FlightSegmentsError",
 ]
 
 
@@ -131,6 +132,10 @@ class ProfileError(PublishError, ValueError):
 
 class SourceError(PublishError, FileNotFoundError):
     """The path to import does not exist, is of the wrong kind, or cannot be represented."""
+
+
+class FlightSegmentsError(Eurec4aError, ValueError):
+    """The flight-segments file (``all_flights.yaml``) is not the expected YAML structure."""
 
 
 class CacheError(Eurec4aError, OSError):

@@ -178,7 +178,7 @@ def test_any_pointer_file_gives_a_catalog_or_a_pointer_error(stack, pointer_serv
                            gateways=[stack.gateway.url])
     if kind == "ok":
         assert json.loads(body)["intake"]["latest"] == stack.root_cid
-        assert sorted(result) == ["HALO", "JOANNE", "Meteor", "barbados"]
+        assert sorted(result) == ["ATR", "HALO", "JOANNE", "Meteor", "barbados", "simulations"]
         return
     # a pointer naming a CID the gateway does not hold is a ContentNotFoundError: still documented
     assert_documented_error(result, PointerFileError, ContentNotFoundError)

@@ -19,15 +19,11 @@ import xarray as xr
 
 from eurec4a.catalog.sources import JSONSource, NetCDFSource, OpenDapSource, ZarrSource
 from eurec4a.errors import CatalogError, CatalogNotFoundError, ParameterError
-from eurec4a.catalog.yaml_catalog import (
-    DRIVERS,
-    CatalogCycleError,
-    Entry,
-    EntryNotFoundError,
-    YAMLCatalog,
-    normalize_url,
-    open_yaml_catalog,
-)
+from eurec4a.catalog.registry import DRIVERS
+from eurec4a.catalog.urls import normalize_url
+from eurec4a.catalog.entry import Entry
+from eurec4a.errors import CatalogCycleError, EntryNotFoundError
+from eurec4a.catalog.yaml_catalog import YAMLCatalog, open_yaml_catalog
 from eurec4a.testing.http import StaticServer
 
 FLIGHTS = {"HALO-0119": 119.0, "HALO-0205": 205.0}
@@ -576,3 +572,57 @@ def test_opendap_bad_engine_and_auth():
         OpenDapSource("http://127.0.0.1:9/x.nc", engine="h5netcdf").to_dask()
     with pytest.raises(CatalogError, match="auth='esgf' is not supported"):
         OpenDapSource("http://127.0.0.1:9/x.nc", auth="esgf").to_dask()
+
+
+# ------------------------------------------------------------------ parameters and descriptions (issue 11)
+
+
+def test_datetime_parameters_accept_every_form_and_refuse_nat():
+    import datetime
+
+    import pandas as pd
+
+    from eurec4a.catalog.parameters import Parameter
+
+    p = Parameter("date", description="day", type="datetime", default="2020-01-19 20:00",
+                  min="2020-01-19 00:00", max="2020-02-19 14:00")
+    expected = datetime.datetime(2020, 1, 27, 13, 0)
+    for value in ("2020-01-27 13:00", "2020-01-27T13:00:00", expected, pd.Timestamp("2020-01-27 13:00"),
+                  np.datetime64("2020-01-27T13:00"), np.datetime64("2020-01-27T13:00:00.000000000")):
+        got = p.check(value, "merian")
+        assert got == expected and type(got) is datetime.datetime, value
+    assert p.check(datetime.date(2020, 1, 27), "merian") == datetime.datetime(2020, 1, 27)
+    for bad in (np.datetime64("NaT"), pd.NaT, "27.01.2020"):
+        with pytest.raises(ParameterError, match="is not a datetime"):
+            p.check(bad, "merian")
+
+
+def test_allowed_values_are_shown_in_their_own_type():
+    from eurec4a.catalog.parameters import Parameter
+
+    assert Parameter("dt", type="int", default=10, allowed=[10, 20, 60]).accepted() == "int, one of [10, 20, 60]"
+    assert Parameter("c", type="str", default="b", allowed=["b", "t"]).accepted() == "str, one of ['b', 't']"
+    assert Parameter("v", type="float", default=1.1, min=1.0, max=1.2).accepted() == "float in [1.0, 1.2]"
+
+
+def test_missing_descriptions_are_empty_strings(tmp_path):
+    (tmp_path / "catalog.yml").write_text(
+        "sources:\n  a:\n    escription: typo\n    driver: json\n    args: {urlpath: a.json}\n"
+        "  sub:\n    driver: yaml_file_cat\n    args: {path: '{{CATALOG_DIR}}/sub.yml'}\n")
+    (tmp_path / "sub.yml").write_text("sources: {}\n")
+    cat = open_yaml_catalog(str(tmp_path / "catalog.yml"))
+    assert cat.a.describe()["description"] == "" and cat.a.description == ""
+    assert cat.sub.describe()["description"] == "" and cat.sub.description == ""
+    assert cat.describe()["description"] == ""
+
+
+def test_transport_options_reach_the_data_but_not_the_arguments(tmp_path):
+    (tmp_path / "catalog.yml").write_text(
+        "sources:\n  a:\n    description: a\n    driver: json\n    args: {urlpath: '{{CATALOG_DIR}}/a.json'}\n")
+    (tmp_path / "a.json").write_text("[1]")
+    transport = {"auto_mkdir": False}  # applies to URLs of the root's protocol (here: local files)
+    cat = open_yaml_catalog(str(tmp_path / "catalog.yml"), transport_options=transport)
+    source = cat.a
+    assert source.storage_options == {} and "auto_mkdir" not in source.yaml()
+    assert source.fs_options() == transport  # merged in when the data are opened
+    assert source.read() == [1]

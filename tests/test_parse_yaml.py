@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eurec4a.catalog.yaml_catalog import parse_yaml
+from eurec4a.catalog.loader import parse_yaml
 
 from eurec4a.testing import CATALOGS_DIR as CATALOGS
 

@@ -27,7 +27,7 @@ def test_the_car_holds_the_whole_catalog_and_every_dataset(demo_stack):
     reader = UnixFSReader(blocks.__getitem__)
     catalog = reader.read(reader.resolve(roots[0], "catalog.yml"))
     doc = yaml.safe_load(catalog)
-    assert set(doc["sources"]) == {"HALO", "JOANNE", "barbados", "Meteor"}
+    assert set(doc["sources"]) == {"HALO", "JOANNE", "barbados", "ATR", "simulations", "Meteor"}
     for entry, url in demo_stack.build.datasets.items():
         cid = url.split("//")[1].split("/")[0]
         root = next((c for c in blocks if str(c) == cid), None)

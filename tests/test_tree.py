@@ -8,7 +8,8 @@ import warnings
 import pytest
 
 from eurec4a.errors import CatalogNotFoundError
-from eurec4a.catalog.yaml_catalog import Entry, open_yaml_catalog
+from eurec4a.catalog.entry import Entry
+from eurec4a.catalog.yaml_catalog import open_yaml_catalog
 from eurec4a.testing.http import StaticServer
 from eurec4a.catalog.tree import iter_nodes, tree, walk
 from eurec4a.errors import CatalogCycleWarning, CatalogLoadWarning

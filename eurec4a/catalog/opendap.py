@@ -15,83 +15,31 @@ a small array whose reads translate network errors, then makes dask arrays of
 them with the public :func:`dask.array.from_array`. xarray offers no hook for
 errors of a backend, hence this module.
 
+Which failures count as the server's is decided by
+:func:`eurec4a.catalog.network.is_network_error`, the catalog layer's one classifier.
+
 Examples
 --------
->>> is_network_error(ConnectionRefusedError(111, "Connection refused"))
-True
->>> is_network_error(ValueError("bad value"))
-False
->>> str(unreachable_error("http://127.0.0.1:1/x.nc", OSError(-68, "NetCDF: I/O failure")))[:41]
-'cannot read http://127.0.0.1:1/x.nc: the '
+>>> open_guarded("http://127.0.0.1:9/x.nc", engine="pydap")  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from eurec4a.errors import Eurec4aError, ServerUnreachableError
+from eurec4a.catalog.network import is_network_error, unreachable_error
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["is_network_error", "unreachable_error", "open_guarded", "NETCDF_NETWORK_MESSAGES"]
-
-#: Fragments of libnetcdf error messages that mean the DAP server failed, not the file.
-NETCDF_NETWORK_MESSAGES = ("I/O failure", "DAP server error", "DAP failure", "curl", "Authorization failure",
-                           "Malformed or unexpected Constraint")
-
-
-def is_network_error(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) says a server could not deliver.
-
-    Examples
-    --------
-    >>> is_network_error(OSError(-70, "NetCDF: DAP server error"))
-    True
-    """
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, Eurec4aError):
-            return isinstance(exc, ServerUnreachableError)
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return True
-        try:
-            import requests
-
-            if isinstance(exc, requests.RequestException):
-                return True
-        except ImportError:  # pragma: no cover - requests is a dependency
-            pass
-        try:
-            import aiohttp
-
-            if isinstance(exc, aiohttp.ClientError):
-                return True
-        except ImportError:  # pragma: no cover
-            pass
-        if isinstance(exc, OSError):
-            text = " ".join(str(a) for a in exc.args)
-            if any(fragment in text for fragment in NETCDF_NETWORK_MESSAGES):
-                return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def unreachable_error(url: str, exc: BaseException, where: str = "") -> ServerUnreachableError:
-    """The :class:`~eurec4a.errors.ServerUnreachableError` for a failed read of ``url``."""
-    prefix = f"{where}: " if where else ""
-    return ServerUnreachableError(
-        f"{prefix}cannot read {url}: the server did not deliver the data ({type(exc).__name__}: "
-        f"{str(exc)[:300]}). The server may be down or overloaded; try again later, or use the "
-        "IPFS copy of the catalog: eurec4a.get_intake_catalog(use_ipfs=True)."
-    )
+__all__ = ["open_guarded"]
 
 
 class _Guarded:
     """A lazily indexed xarray variable whose reads turn network errors into package errors."""
 
-    def __init__(self, variable: Any, url: str, where: str):
+    def __init__(self, variable: Any, url: str, where: str, catalog_dir: str | None):
         self.variable = variable
+        self.catalog_dir = catalog_dir
         self.url = url
         self.where = where
         self.shape = variable.shape
@@ -105,11 +53,12 @@ class _Guarded:
             return np.asarray(self.variable[key].values)
         except Exception as exc:
             if is_network_error(exc):
-                raise unreachable_error(self.url, exc, self.where) from exc
+                raise unreachable_error(self.url, exc, self.where, catalog_dir=self.catalog_dir) from exc
             raise
 
 
-def open_guarded(url: str, *, chunks: Any = None, where: str = "", **open_kwargs: Any):
+def open_guarded(url: str, *, chunks: Any = None, where: str = "", catalog_dir: str | None = None,
+                 **open_kwargs: Any):
     """:func:`xarray.open_dataset` for remote data whose failures name ``url`` and the package's error.
 
     Parameters
@@ -121,6 +70,8 @@ def open_guarded(url: str, *, chunks: Any = None, where: str = "", **open_kwargs
         variable) or a chunk spec; the data are read through the guard in every case.
     where
         Context for messages (e.g. ``"entry 'low_res' (opendap driver)"``).
+    catalog_dir
+        Folder of the catalog file of the entry: its protocol tells the mode, which the advice follows.
     **open_kwargs
         Passed to :func:`xarray.open_dataset` (``engine``...).
 
@@ -146,13 +97,13 @@ def open_guarded(url: str, *, chunks: Any = None, where: str = "", **open_kwargs
     except Exception as exc:
         if is_network_error(exc) or (isinstance(exc, FileNotFoundError) and "://" in str(url)):
             # libnetcdf reports a refused DAP connection as ENOENT: for a URL that is the server.
-            raise unreachable_error(url, exc, where) from exc
+            raise unreachable_error(url, exc, where, catalog_dir=catalog_dir) from exc
         raise
     replaced = {}
     for name, var in ds.variables.items():
         if name in ds.indexes or var._in_memory:
             continue  # index coordinates are read at open time; nothing lazy is left to guard
-        guard = _Guarded(var, url, where)
+        guard = _Guarded(var, url, where, catalog_dir)
         data = da.from_array(guard, chunks=var.shape or (), name=f"eurec4a-remote-{tokenize(url, name)}",
                              meta=np.empty((0,) * var.ndim, dtype=var.dtype), asarray=False)
         replaced[name] = xr.Variable(var.dims, data, var.attrs, var.encoding)

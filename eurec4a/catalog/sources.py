@@ -35,10 +35,19 @@ import logging
 from typing import Any
 
 import fsspec
-from fsspec.core import split_protocol
 from intake.source.base import DataSource, Schema
 
-from eurec4a.errors import CatalogError, CatalogNotFoundError
+from eurec4a.catalog.network import is_network_error, unreachable_error
+from eurec4a.catalog.opendap import open_guarded
+from eurec4a.catalog.urls import (
+    CACHING_PROTOCOLS,
+    HTTP_PROTOCOLS,
+    LOCAL_PROTOCOLS,
+    merge_options,
+    protocol_family,
+    url_protocols,
+)
+from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError
 
 __all__ = [
     "XarraySource",
@@ -46,7 +55,6 @@ __all__ = [
     "ZarrSource",
     "NetCDFSource",
     "JSONSource",
-    "url_protocols",
     "with_default_timeouts",
     "HTTP_TIMEOUT",
     "OPENDAP_TIMEOUT",
@@ -63,39 +71,6 @@ OPENDAP_TIMEOUT = 120
 #: Seconds libnetcdf may take to connect to an OPeNDAP server.
 OPENDAP_CONNECT_TIMEOUT = 15
 
-#: Protocols whose files are already on local disk (``fsspec.open_local`` works on them).
-_LOCAL_PROTOCOLS = ("file", "local")
-#: Caching filesystems that download a remote file to local disk.
-_CACHING_PROTOCOLS = ("simplecache", "filecache")
-_HTTP = ("http", "https")
-
-
-def url_protocols(url: str) -> list[str]:
-    """The fsspec protocols of ``url``, outermost first (``"file"`` for plain paths).
-
-    Examples
-    --------
-    >>> url_protocols("reference::ipfs://bafy/refs.json")
-    ['reference', 'ipfs']
-    >>> url_protocols("/data/x.nc")
-    ['file']
-    """
-    out = []
-    parts = str(url).split("::")
-    for i, part in enumerate(parts):
-        if "://" not in part and i < len(parts) - 1:
-            out.append(part)  # an outer layer of a chain is written as its bare name
-            continue
-        proto, _ = split_protocol(part)
-        out.append(proto or "file")
-    return out
-
-
-def _family(protocol: str | None) -> str | None:
-    """``http`` and ``https`` share options; every other protocol is its own family."""
-    return "http" if protocol in _HTTP else protocol
-
-
 def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """Add bounded aiohttp timeouts to options of an ``http(s)`` filesystem that set none.
 
@@ -110,7 +85,7 @@ def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict
     {'auto_mkdir': True}
     """
     options = dict(options or {})
-    if protocol not in _HTTP:
+    if protocol not in HTTP_PROTOCOLS:
         return options
     client_kwargs = dict(options.get("client_kwargs") or {})
     if "timeout" not in client_kwargs:
@@ -130,13 +105,22 @@ def _chained_options(url: str, storage_options: dict[str, Any] | None) -> dict[s
     if len(protos) == 1:
         return with_default_timeouts(protos[0], opts)
     for proto in protos[1:]:
-        if proto in _HTTP:
+        if proto in HTTP_PROTOCOLS:
             opts[proto] = with_default_timeouts(proto, opts.get(proto))
     return opts
 
 
 class _CatalogSourceMixin:
-    """What every source of this package shares: entry-aware naming in errors."""
+    """What every source of this package shares: entry-aware naming in errors, transport options."""
+
+    #: How to reach the servers (timeouts, headers, gateways), set by the catalog entry. Kept
+    #: apart from ``storage_options`` so that ``repr()`` and ``yaml()`` show the catalog's
+    #: arguments only (and ``yaml()`` stays loadable with ``yaml.safe_load``).
+    transport_options: dict[str, Any] = {}
+
+    def fs_options(self) -> dict[str, Any]:
+        """The storage options used to open the data: the transport options, then the source's own."""
+        return merge_options(self.transport_options, getattr(self, "storage_options", None))
 
     def _where(self) -> str:
         name = getattr(self, "name", None) or type(self).__name__
@@ -230,10 +214,19 @@ class XarraySource(_CatalogSourceMixin, DataSource):
     def _open_checked(self, chunks: Any):
         try:
             return self._open(chunks)
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            if isinstance(exc, CatalogNotFoundError):
-                raise
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        except Exception as exc:
+            # zarr/netCDF over HTTP fail with aiohttp's errors naming only the host: name the URL.
+            if is_network_error(exc):
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
 
 
 class OpenDapSource(XarraySource):
@@ -284,14 +277,13 @@ class OpenDapSource(XarraySource):
         return kw
 
     def _open(self, chunks: Any):
-        from eurec4a.catalog.opendap import open_guarded
-
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":
             _set_netcdf_timeouts()
         # a server that is down or dies mid-read is reported with its URL, not as a library error
         chunks = kw.pop("chunks")
-        return open_guarded(self.urlpath, chunks=chunks, where=self._where(), **kw)
+        return open_guarded(self.urlpath, chunks=chunks, where=self._where(),
+                            catalog_dir=(self.metadata or {}).get("catalog_dir"), **kw)
 
 
 _NETCDF_RC_DONE = False
@@ -351,14 +343,14 @@ class NetCDFSource(XarraySource):
     @staticmethod
     def _local_url_one(url: str) -> str:
         protos = url_protocols(url)
-        if protos[0] in _LOCAL_PROTOCOLS or protos[0] in _CACHING_PROTOCOLS:
+        if protos[0] in LOCAL_PROTOCOLS or protos[0] in CACHING_PROTOCOLS:
             return url
         return "simplecache::" + url
 
     def _local_files(self) -> list[str]:
         url = self.local_url()
         first = url[0] if isinstance(url, list) else url
-        opts = dict(self.storage_options or {})
+        opts = self.fs_options()
         if first.startswith("simplecache::") and not str(
             self.urlpath[0] if isinstance(self.urlpath, (list, tuple)) else self.urlpath
         ).startswith("simplecache::"):
@@ -369,6 +361,9 @@ class NetCDFSource(XarraySource):
         try:
             local = fsspec.open_local(url, mode="rb", **opts)
         except FileNotFoundError as exc:
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
         files = local if isinstance(local, list) else [local]
         if not files:
@@ -392,9 +387,11 @@ class ZarrSource(XarraySource):
     """A zarr store (v2 or v3): a path, any fsspec URL, or kerchunk references.
 
     ``reference::<url of a references JSON>`` (e.g. ``reference::ipfs://CID/refs.json``)
-    opens the references with fsspec's reference filesystem: the JSON is read
-    with the storage options of its own protocol, and chunks with those of the
-    protocol the references point to (inherited from the catalog when it matches).
+    and ``reference://`` with ``storage_options: {fo: <url>}`` (optionally
+    ``remote_protocol``/``remote_options``) open the references with fsspec's
+    reference filesystem: the JSON is read with the storage options of its own
+    protocol, and chunks with those of the protocol the references point to
+    (inherited from the catalog when it matches).
 
     Parameters
     ----------
@@ -410,6 +407,8 @@ class ZarrSource(XarraySource):
     Examples
     --------
     >>> ZarrSource("reference::ipfs://bafy/refs.json").is_reference
+    True
+    >>> ZarrSource("reference://", storage_options={"fo": "https://example.org/x.ref"}).is_reference
     True
     """
 
@@ -438,37 +437,72 @@ class ZarrSource(XarraySource):
                 ) from exc
 
     def _reference_store(self):
+        """A zarr store on fsspec's reference filesystem, for every form the EUREC4A catalog uses.
+
+        * ``reference::<url of the references>`` (e.g. ``reference::ipfs://CID``): options keyed
+          by protocol (``{"reference": {...}, "ipfs": {...}}``);
+        * ``reference://`` with the references in ``storage_options["fo"]`` (a URL or the
+          references themselves) and optionally ``target_protocol``/``target_options``,
+          ``remote_protocol``/``remote_options`` beside it, as kerchunk writes them.
+        """
         import zarr
 
-        parts = str(self.urlpath).split("::", 1)
-        if len(parts) != 2 or not parts[1]:
-            raise CatalogError(f"{self._where()}: {self.urlpath!r} names no references file after 'reference::'")
-        inner = parts[1]
-        if "::" in inner:
-            raise CatalogError(f"{self._where()}: {self.urlpath!r}: only one layer below 'reference::' "
-                               "is supported (reference::<protocol>://path/refs.json)")
-        target_protocol = url_protocols(inner)[0]
-        opts = dict(self.storage_options or {})
-        ref_opts = dict(opts.pop("reference", {}) or {})
-        target_options = with_default_timeouts(target_protocol, opts.pop(target_protocol, None))
+        url = str(self.urlpath)
+        opts = self.fs_options()
+        if url.startswith("reference::"):
+            fo = url.split("::", 1)[1]
+            if not fo:
+                raise CatalogError(f"{self._where()}: {url!r} names no references file after 'reference::'; "
+                                   "write reference::<url of the references JSON>, or urlpath: reference:// "
+                                   "with storage_options: {fo: <url>}")
+            if "::" in fo:
+                raise CatalogError(f"{self._where()}: {url!r}: only one layer below 'reference::' "
+                                   "is supported (reference::<protocol>://path/refs.json)")
+            ref_opts = dict(opts.pop("reference", {}) or {})
+            target_protocol = url_protocols(fo)[0]
+            target_options = opts.pop(target_protocol, None)
+        else:  # reference://[path], the references in storage_options["fo"]
+            ref_opts = dict(opts)
+            fo = ref_opts.pop("fo", None) or url[len("reference://"):] or None
+            if fo is None:
+                raise CatalogError(f"{self._where()}: urlpath 'reference://' needs the references in "
+                                   "storage_options: {fo: <url of the references JSON>}")
+            target_protocol = ref_opts.pop("target_protocol", None)
+            if target_protocol is None and isinstance(fo, str):
+                target_protocol = url_protocols(fo)[0]
+            target_options = ref_opts.pop("target_options", None)
+        if isinstance(fo, str) and "::" in fo:
+            raise CatalogError(f"{self._where()}: references {fo!r}: chained URLs are not supported for the "
+                               "references file; give its plain URL")
+        target_options = with_default_timeouts(target_protocol, target_options) if target_protocol else None
         remote_protocol = ref_opts.pop("remote_protocol", None)
         remote_options = ref_opts.pop("remote_options", None)
         if remote_options is None and remote_protocol is not None:
-            remote_options = opts.get(remote_protocol)
+            remote_options = opts.get(remote_protocol) if url.startswith("reference::") else None
+        if remote_protocol is not None:
+            remote_options = with_default_timeouts(remote_protocol, remote_options)
         # zarr 3 needs an async filesystem all the way down: asynchronous=True for the
         # reference filesystem and for the remote filesystems it creates.
         remote_options = {**(remote_options or {}), "asynchronous": True}
+        where = fo if isinstance(fo, str) else "given inline"
         try:
             fs = fsspec.filesystem(
-                "reference", fo=inner, target_protocol=target_protocol, target_options=target_options,
+                "reference", fo=fo, target_protocol=target_protocol, target_options=target_options,
                 remote_protocol=remote_protocol, remote_options=remote_options, asynchronous=True, **ref_opts,
             )
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            raise CatalogNotFoundError(f"{self._where()}: references {inner} do not exist ({exc})") from exc
-        except ValueError as exc:
-            raise CatalogError(f"{self._where()}: cannot use references {inner}: {exc}") from exc
+            raise CatalogNotFoundError(f"{self._where()}: references {where} do not exist ({exc})") from exc
+        except (ValueError, TypeError) as exc:
+            raise CatalogError(f"{self._where()}: cannot use references {where}: {exc}") from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise unreachable_error(where, exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
         if remote_protocol is None:
-            self._configure_remote_filesystems(fs, target_protocol, target_options)
+            self._configure_remote_filesystems(fs, target_protocol, target_options or {})
         return zarr.storage.FsspecStore(fs, read_only=True, path="")
 
     @staticmethod
@@ -480,9 +514,9 @@ class ZarrSource(XarraySource):
 
         replaced = {}
         for key, sub in list(fs.fss.items()):
-            if key is None or key in _LOCAL_PROTOCOLS:
+            if key is None or key in LOCAL_PROTOCOLS:
                 continue
-            opts = target_options if _family(key) == _family(target_protocol) else {}
+            opts = target_options if protocol_family(key) == protocol_family(target_protocol) else {}
             opts = with_default_timeouts(key, opts)
             if not opts:
                 continue
@@ -508,7 +542,7 @@ class ZarrSource(XarraySource):
         protos = url_protocols(self.urlpath)
         if protos == ["file"] and "://" not in str(self.urlpath):
             return xr.open_zarr(self.urlpath, **kw)
-        opts = _chained_options(self.urlpath, self.storage_options)
+        opts = _chained_options(self.urlpath, self.fs_options())
         return xr.open_zarr(self.urlpath, storage_options=opts, **kw)
 
 
@@ -523,6 +557,8 @@ class JSONSource(_CatalogSourceMixin, DataSource):
         fsspec options.
     text_encoding : str
         The file's encoding.
+    compression : str, optional
+        fsspec compression of the file (``zip``, ``gzip``..., or ``infer`` from the name).
 
     Examples
     --------
@@ -539,22 +575,35 @@ class JSONSource(_CatalogSourceMixin, DataSource):
     partition_access = False
 
     def __init__(self, urlpath: str, storage_options: dict[str, Any] | None = None,
-                 metadata: dict[str, Any] | None = None, text_encoding: str = "utf-8", **kwargs: Any):
+                 metadata: dict[str, Any] | None = None, text_encoding: str = "utf-8",
+                 compression: str | None = None, **kwargs: Any):
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
         self.urlpath = urlpath
         self.encoding = text_encoding
+        self.compression = compression
         self.kwargs = kwargs
 
     def read(self) -> Any:
         """The parsed JSON document."""
-        opts = _chained_options(self.urlpath, self.storage_options)
+        opts = _chained_options(self.urlpath, self.fs_options())
         try:
-            with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, **opts) as f:
+            with fsspec.open(self.urlpath, mode="rt", encoding=self.encoding, compression=self.compression,
+                             **opts) as f:
                 text = f.read()
+        except Eurec4aError:
+            raise
         except FileNotFoundError as exc:
-            if isinstance(exc, CatalogNotFoundError):
-                raise
+            if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+        except ValueError as exc:  # e.g. an unknown compression
+            raise CatalogError(f"{self._where()}: cannot read {self.urlpath}: {exc}") from exc
+        except Exception as exc:
+            if is_network_error(exc):
+                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                                        catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
+            raise
         try:
             return json.loads(text)
         except ValueError as exc:

@@ -49,8 +49,9 @@ from typing import IO, Any, Iterator, Literal
 
 from intake.catalog.base import Catalog
 
-from eurec4a.errors import CatalogCycleWarning, CatalogError, CatalogLoadWarning
-from eurec4a.catalog.yaml_catalog import CatalogCycleError, Entry, Parameter, YAMLCatalog, _show
+from eurec4a.catalog.entry import Entry
+from eurec4a.catalog.parameters import Parameter, show_value
+from eurec4a.errors import CatalogCycleError, CatalogCycleWarning, CatalogError, CatalogLoadWarning
 
 __all__ = ["walk", "tree", "iter_nodes", "Node"]
 
@@ -78,18 +79,21 @@ class Node:
     last: tuple[bool, ...] = ()
 
 
+def _is_yaml_catalog(obj: Any) -> bool:
+    return bool(getattr(type(obj), "is_yaml_catalog", False))
+
+
 def _entries(cat: Catalog) -> dict[str, Any]:
-    entries = getattr(cat, "_entries", None)
-    if entries is None:  # pragma: no cover - not a YAML catalog
+    if not _is_yaml_catalog(cat):  # pragma: no cover - another intake catalog
         return {name: cat[name] for name in cat}
-    return dict(entries)
+    return cat.entry_objects()
 
 
 def _driver_name(entry: Any) -> str:
     try:
         plugin = entry.describe().get("plugin")
     except Exception:  # a broken entry still gets a line
-        return str(getattr(entry, "_driver", "?"))
+        return str(getattr(entry, "driver_spec", "?"))
     if isinstance(plugin, (list, tuple)) and plugin:
         return str(plugin[0])
     return str(plugin)
@@ -113,14 +117,14 @@ def _catalog_entries(cat: Catalog) -> Iterator[Entry]:
 def _prefetch_tree(cat: Catalog, max_depth: int | None) -> None:
     """Fetch every catalog file the walk will open, breadth first: one batch of requests per nesting level.
 
-    Each level's files are fetched at once (:meth:`eurec4a.catalog.yaml_catalog._Session.prefetch`),
+    Each level's files are fetched at once (:meth:`eurec4a.catalog.loader.Session.prefetch`),
     then opened (``entry()``, the very objects the depth-first walk uses afterwards,
     so nothing is opened twice) to learn the next level's files. Failures are left
     for the walk, which reports them on their entry.
     """
-    session = getattr(cat, "_session", None)
-    if session is None or not hasattr(session, "prefetch"):
+    if not _is_yaml_catalog(cat):
         return
+    session = cat.session
     level, depth = [cat], 1
     while level and (max_depth is None or depth < max_depth):
         children: list[tuple[Entry, str]] = []  # (entry, the file it opens); cycles are left to the walk
@@ -130,7 +134,7 @@ def _prefetch_tree(cat: Catalog, max_depth: int | None) -> None:
                     url = entry.target_url()
                 except Exception:  # reported when the walk opens the entry
                     continue
-                if url and url not in parent._chain:
+                if url and url not in parent.chain:
                     children.append((entry, url))
         session.prefetch([url for _, url in children])
         below = []
@@ -139,7 +143,7 @@ def _prefetch_tree(cat: Catalog, max_depth: int | None) -> None:
                 sub = entry()  # kept by the entry: the walk gets this very catalog
             except Exception:  # reported by the walk
                 continue
-            if isinstance(sub, YAMLCatalog):
+            if _is_yaml_catalog(sub):
                 below.append(sub)
         level, depth = below, depth + 1
 
@@ -239,7 +243,7 @@ def _format_param(p: Any) -> str:
     if isinstance(p, Parameter):
         text = f"{p.name}: {p.type}"
         if p.default is not None:
-            text += f" = {_show(p.default)}"
+            text += f" = {show_value(p.default)}"
         return text + p.constraints()
     d = p.describe() if hasattr(p, "describe") else dict(p)
     return f"{d.get('name')}: {d.get('type')} = {d.get('default')}"
@@ -247,10 +251,10 @@ def _format_param(p: Any) -> str:
 
 def _own_parameters(node: Node) -> list[Any]:
     entry = node.entry
-    params = list(getattr(entry, "_own_parameters", {}).values())
+    params = list(entry.own_parameters.values()) if isinstance(entry, Entry) else []
     cat = node.catalog
-    if isinstance(cat, YAMLCatalog):  # parameters the sub-catalog's file declares
-        params += [p for n, p in cat.user_parameters.items() if n not in cat._inherited]
+    if _is_yaml_catalog(cat):  # parameters the sub-catalog's file declares
+        params += list(cat.own_parameters.values())
     return params
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
 import os
 import posixpath
@@ -116,12 +117,35 @@ def _clean_encoding(ds):
     return ds
 
 
+#: Arguments of a classic entry that describe the original's location and protocol, not
+#: how its data are decoded: the published zarr copy does not take them over.
+_SOURCE_ONLY_ARGS = frozenset({"urlpath", "storage_options", "consolidated", "engine", "auth", "compression",
+                               "xarray_kwargs", "path_as_pattern"})
+
+
 def _write_zarr(source, target: Path) -> None:
     ds = _clean_encoding(source.to_dask())
     for name, var in ds.variables.items():
         if var.dtype.kind == "O":  # variable-length strings: zarr needs them in memory to pick a codec
             ds[name] = var.load()
     ds.to_zarr(str(target), mode="w", consolidated=True, zarr_format=2)
+    _keep_variable_order(target, list(ds.variables))
+
+
+def _keep_variable_order(store: Path, order: list[str]) -> None:
+    """Rewrite the consolidated metadata with the variables in the source's order.
+
+    zarr lists a group's arrays in the order of ``.zmetadata``, which it writes
+    sorted by name; xarray then shows ``P, RH, T`` where the classic catalog shows
+    ``T, P, RH``. The keys are the same, only their order changes.
+    """
+    path = Path(store) / ".zmetadata"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    meta = doc["metadata"]
+    rank = {name: i for i, name in enumerate(order)}
+    keys = sorted(meta, key=lambda k: (0, -1) if "/" not in k else (1, rank.get(k.split("/", 1)[0], len(rank))))
+    doc["metadata"] = {k: meta[k] for k in keys}
+    path.write_text(json.dumps(doc, indent=4), encoding="utf-8")
 
 
 #: A datetime or integer parameter with ``min``/``max`` and no ``allowed`` list is
@@ -280,9 +304,10 @@ class _Builder:
         else:
             new["driver"] = "zarr"
             args: dict[str, Any] = {"urlpath": f"ipfs://{cid}{suffix}", "consolidated": True}
+            # Arguments about decoding (chunks, decode_times...) still apply to the copy;
+            # those about where and how the original was read do not.
             old_args = entry.get("args") or {}
-            if "chunks" in old_args:
-                args["chunks"] = old_args["chunks"]
+            args.update({k: v for k, v in old_args.items() if k not in _SOURCE_ONLY_ARGS})
             new["args"] = args
         return new
 

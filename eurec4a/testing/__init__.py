@@ -5,6 +5,9 @@
 * a static HTTP server (:class:`~eurec4a.testing.http.StaticServer`) standing in
   for GitHub raw: the classic demo catalog, the pointer file ``cids.json`` and the
   data files for ``simplecache::`` / zarr-over-HTTP entries;
+* the same static server standing in for GitHub's release downloads of
+  flight-phase-separation: ``<static>/releases/latest/download/all_flights.yaml``
+  and ``<static>/releases/download/<version>/all_flights.yaml`` (:data:`RELEASE_VERSIONS`);
 * pydap's OPeNDAP server (:class:`~eurec4a.testing.opendap.OpendapServer`) for the
   demo netCDF files;
 * a trustless IPFS gateway (:class:`~eurec4a.testing.gateway.TrustlessGateway`)
@@ -42,7 +45,7 @@ from .faults import Faults
 from .gateway import BlockStore, TrustlessGateway
 from .http import StaticServer
 from .opendap import OpendapServer
-from .demo_data import write_demo_data
+from .demo_data import ipfs_objects, write_demo_data, write_references
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +59,34 @@ __all__ = [
     "CATALOGS_DIR",
     "materialize_catalog",
     "write_demo_data",
+    "write_releases",
+    "FLIGHT_SEGMENTS_FILE",
+    "RELEASE_VERSIONS",
 ]
 
 #: The demo catalogs shipped inside the package (``demo``: the demo catalog's YAML
 #: sources with server placeholders; ``cycle``: a catalog that includes itself).
 CATALOGS_DIR = Path(__file__).resolve().parent / "catalogs"
+#: The synthetic ``all_flights.yaml`` the stack serves as flight-phase-separation's release.
+FLIGHT_SEGMENTS_FILE = CATALOGS_DIR / "releases" / "all_flights.yaml"
+#: Release tags the stack serves (the last one is also ``latest``).
+RELEASE_VERSIONS = ("v1.1", "v1.2")
+
+
+def write_releases(www: str | os.PathLike) -> Path:
+    """Lay out ``all_flights.yaml`` the way GitHub serves release downloads, under ``www/releases``.
+
+    Examples
+    --------
+    >>> root = write_releases(tempfile.mkdtemp())
+    >>> (root / "download" / "v1.2" / "all_flights.yaml").is_file()
+    True
+    """
+    root = Path(www) / "releases"
+    for where in [f"download/{v}" for v in RELEASE_VERSIONS] + ["latest/download"]:
+        (root / where).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FLIGHT_SEGMENTS_FILE, root / where / "all_flights.yaml")
+    return root
 
 
 def materialize_catalog(source: str | os.PathLike, target: str | os.PathLike, replacements: dict[str, str]) -> Path:
@@ -126,6 +152,7 @@ class DemoStack:
         self.opendap: OpendapServer | None = None
         self.gateway: TrustlessGateway | None = None
         self.build = None
+        self.ipfs_blocks: dict = {}
         self.root_cid: str | None = None
         try:
             self._start(build_ipfs, convert_datasets, latency)
@@ -138,10 +165,15 @@ class DemoStack:
         data = www / "data"
         data.mkdir(parents=True, exist_ok=True)
         write_demo_data(data)
+        write_releases(www)
         self.static = StaticServer(www, faults=Faults(latency=latency))
         self.opendap = OpendapServer(data, faults=Faults(latency=latency))
-        materialize_catalog(self.catalog_source, www / "catalog",
-                            {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data"})
+        # references name the data by URL: written once the server's address is known
+        write_references(data, f"{self.static.url}/data")
+        cids, self.ipfs_blocks = ipfs_objects(data, CATALOGS_DIR / "community-ipfs" / "catalog.yaml")
+        replacements = {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data", **cids}
+        materialize_catalog(self.catalog_source, www / "catalog", replacements)
+        materialize_catalog(CATALOGS_DIR / "community", data / "community", replacements)
         if build_ipfs:
             from eurec4a.publish.pointer import update_pointer_file
             from eurec4a.publish.build import build_ipfs_catalog
@@ -151,7 +183,10 @@ class DemoStack:
             if not self.build.ok:
                 logger.warning("demo IPFS build had failures:\n%s", self.build.summary())
             self.root_cid = self.build.root_cid
-            self.gateway = TrustlessGateway(BlockStore(cars=[self.build.car_path]), faults=Faults(latency=latency))
+            store = BlockStore(cars=[self.build.car_path])
+            for cid, block in self.ipfs_blocks.items():  # data the catalog names by CID (zarr, references)
+                store.put(cid, block)
+            self.gateway = TrustlessGateway(store, faults=Faults(latency=latency))
             update_pointer_file(www / "cids.json", self.root_cid)
 
     # ------------------------------------------------------------ addresses
@@ -162,6 +197,16 @@ class DemoStack:
     @property
     def pointer_url(self) -> str:
         return f"{self.static.url}/cids.json"
+
+    @property
+    def community_catalog_url(self) -> str:
+        """A community catalog outside the main tree (opened with ``intake.open_catalog`` in the book)."""
+        return f"{self.static.url}/data/community/catalog.yaml"
+
+    @property
+    def flight_segments_url(self) -> str:
+        """The stand-in for ``https://github.com/eurec4a/flight-phase-separation/releases``."""
+        return f"{self.static.url}/releases"
 
     @property
     def gateway_url(self) -> str:
@@ -175,7 +220,8 @@ class DemoStack:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point :mod:`eurec4a` at this stack."""
-        env = {"EUREC4A_CATALOG_URL": self.catalog_url, "EUREC4A_CID_POINTER_URL": self.pointer_url}
+        env = {"EUREC4A_CATALOG_URL": self.catalog_url, "EUREC4A_CID_POINTER_URL": self.pointer_url,
+               "EUREC4A_FLIGHT_SEGMENTS_URL": self.flight_segments_url}
         if self.gateway is not None:
             env["IPFS_GATEWAY"] = self.gateway.url
         return env

@@ -67,6 +67,10 @@ __all__ = [
     "LIMRAD94_DATES",
     "TIME_UNITS",
     "write_demo_data",
+    "write_references",
+    "reference_set",
+    "ipfs_objects",
+    "REFERENCE_FILES",
     "main",
 ]
 
@@ -105,6 +109,7 @@ DEMO_FILES: dict[str, str] = {
         for fid in KT19_FLIGHTS
     },
     "flight_segments": "halo/flight_segments.json",
+    "flight_segments_zip": "halo/flight_segments.json.zip",
     "bco/surface_met": "barbados/bco/EUREC4A_BCO_WXT_SurfaceMeteorology_20200201_v2.0.0.nc",
     "bco/meteorology_zarr": "barbados/bco/EUREC4A_BCO_WXT_SurfaceMeteorology_v2.0.0.zarr",
     **{
@@ -116,6 +121,14 @@ DEMO_FILES: dict[str, str] = {
         for d in LIMRAD94_DATES
     },
     "meteor/track": "meteor/track/EUREC4A_Meteor_track_v1.0.nc",
+    "mip/bc": "simulations/mip/EUREC4A-MIP_boundary_conditions_demo.nc",
+}
+
+#: Kerchunk references (JSON) written by :func:`write_references` next to the data they
+#: point into: dataset id -> path relative to ``out_dir``. They name the data by URL, so
+#: they are written once the server's address is known.
+REFERENCE_FILES: dict[str, str] = {
+    "mip/bc": "simulations/mip/EUREC4A-MIP_boundary_conditions_demo.ref",
 }
 
 _F32_FILL = np.float32(-999.0)
@@ -424,6 +437,137 @@ def _flight_segments(path: Path) -> None:
                                + "\n").encode())
 
 
+def _zip_one(source: Path, path: Path) -> None:
+    """``source`` alone in a zip archive (``compression: zip`` of the json driver), bit-reproducible."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo(source.name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: no file times
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, source.read_bytes())
+    _atomic_write_bytes(path, buf.getvalue())
+
+
+def _mip_bc(path: Path) -> None:
+    """EUREC4A-MIP-like boundary conditions: netCDF-4 (HDF5) with contiguous, uncompressed,
+    little-endian variables, so that kerchunk-style references can point at byte ranges.
+    Variables are not in alphabetical order (``T, P, RH``): readers must keep the order."""
+    rng = np.random.RandomState(_seed("mip_bc"))
+    nt, ncell = 4, 3
+    with _new_nc(path, "EUREC4A-MIP boundary conditions (demo, HDF5 for kerchunk references)",
+                 experiment="control", product_version="v0.1") as ds:
+        ds.createDimension("time", nt)
+        ds.createDimension("cell", ncell)
+        t = ds.createVariable("time", "<i4", ("time",), contiguous=True)
+        t.setncatts({"standard_name": "time", "units": TIME_UNITS, "calendar": "standard"})
+        t[:] = 31 * 86400 + 21600 * np.arange(nt, dtype="i4")
+        for name, dtype, base, spread, attrs in (
+            ("T", "<f8", 299.0, 2.0, {"standard_name": "air_temperature", "units": "K"}),
+            ("P", "<f8", 101300.0, 300.0, {"standard_name": "air_pressure", "units": "Pa"}),
+            ("RH", "<f4", 0.7, 0.1, {"standard_name": "relative_humidity", "units": "1"}),
+        ):
+            v = ds.createVariable(name, dtype, ("time", "cell"), contiguous=True)
+            v.setncatts(attrs)
+            v[:] = (base + spread * rng.random_sample((nt, ncell))).astype(dtype)
+
+
+def reference_set(nc_path: str | os.PathLike[str], data_url: str) -> dict:
+    """Kerchunk-style references (version 1) to the variables of :func:`_mip_bc`'s file at ``data_url``.
+
+    Zarr v2 metadata inline, each variable one chunk ``[data_url, offset, length]``.
+    Written here rather than with kerchunk (not a dependency): the file's variables are
+    contiguous and uncompressed, so each one is a single byte range, found by searching
+    the file for the variable's bytes (and checked to occur exactly once).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _mip_bc(d / "bc.nc")
+    >>> refs = reference_set(d / "bc.nc", "https://example.org/bc.nc")["refs"]
+    >>> refs["T/0.0"][0], json.loads(refs["T/.zarray"])["shape"]
+    ('https://example.org/bc.nc', [4, 3])
+    """
+    raw = Path(nc_path).read_bytes()
+    refs: dict[str, object] = {".zgroup": json.dumps({"zarr_format": 2})}
+    with netCDF4.Dataset(nc_path) as ds:
+        refs[".zattrs"] = json.dumps({k: ds.getncattr(k) for k in ds.ncattrs()}, sort_keys=True)
+        for name, var in ds.variables.items():
+            var.set_auto_maskandscale(False)
+            data = np.ascontiguousarray(var[:])
+            body = data.tobytes()
+            offset = raw.find(body)
+            if offset < 0 or raw.find(body, offset + 1) >= 0:
+                raise ValueError(f"{nc_path}: variable {name!r} is not one unique contiguous byte range")
+            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in
+                     ((k, var.getncattr(k)) for k in var.ncattrs())}
+            refs[f"{name}/.zattrs"] = json.dumps({**attrs, "_ARRAY_DIMENSIONS": list(var.dimensions)},
+                                                 sort_keys=True)
+            refs[f"{name}/.zarray"] = json.dumps({
+                "chunks": list(data.shape), "compressor": None, "dtype": data.dtype.str, "fill_value": None,
+                "filters": None, "order": "C", "shape": list(data.shape), "zarr_format": 2}, sort_keys=True)
+            refs[f"{name}/" + ".".join("0" * data.ndim)] = [data_url, offset, len(body)]
+    return {"version": 1, "refs": refs}
+
+
+def write_references(out_dir: str | os.PathLike[str], base_url: str) -> dict[str, Path]:
+    """Write :data:`REFERENCE_FILES` below ``out_dir`` for data served at ``base_url``.
+
+    ``base_url`` is what ``out_dir`` is served as (``http://127.0.0.1:8000/data``,
+    or ``out_dir``'s ``file://`` URL). Returns dataset id -> written path.
+    """
+    out = Path(out_dir)
+    written = {}
+    for key, rel in REFERENCE_FILES.items():
+        nc_rel = DEMO_FILES[key]
+        refs = reference_set(out / nc_rel, f"{base_url.rstrip('/')}/{nc_rel}")
+        path = out / rel
+        _atomic_write_bytes(path, json.dumps(refs, sort_keys=True, indent=1).encode("utf-8"))
+        written[key] = path
+    return written
+
+
+def ipfs_objects(out_dir: str | os.PathLike[str],
+                 community_catalog: str | os.PathLike[str] | None = None) -> tuple[dict[str, str], dict]:
+    """Put demo data on IPFS: placeholders of the catalog -> CIDs, and the blocks to serve.
+
+    * ``@BCO_ZARR_CID@``: the BCO zarr store (a bare ``ipfs://<CID>`` zarr entry);
+    * ``@MIP_REFS_CID@``: kerchunk references that are themselves on IPFS and point
+      into the MIP netCDF file on IPFS (``reference::ipfs://<CID>``);
+    * ``@LIMRAD94_CID@``: the folder of LIMRAD94 files;
+    * ``@COMMUNITY_CID@``: a folder holding ``community_catalog`` (a YAML file whose
+      placeholders are the ones above) as ``catalog.yaml``.
+
+    Deterministic: the same data give the same CIDs (nothing here names a server).
+    """
+    from eurec4a.publish.importer import MemoryBlockStore, import_bytes, import_directory, import_file
+
+    out = Path(out_dir)
+    store = MemoryBlockStore()
+    profile = "kubo-raw-leaves"
+    cids = {"@BCO_ZARR_CID@": import_directory(out / DEMO_FILES["bco/meteorology_zarr"], store, profile,
+                                               hidden=True),
+            "@LIMRAD94_CID@": import_directory(out / "meteor" / "limrad94", store, profile)}
+    nc_path = out / DEMO_FILES["mip/bc"]
+    with open(nc_path, "rb") as f:
+        nc_cid, _ = import_file(f, store, profile)
+    refs = reference_set(nc_path, f"ipfs://{nc_cid}")
+    cids["@MIP_REFS_CID@"], blocks = import_bytes(json.dumps(refs, sort_keys=True).encode("utf-8"), profile)
+    store.blocks.update(blocks)
+    replacements = {k: str(v) for k, v in cids.items()}
+    if community_catalog is not None:
+        text = Path(community_catalog).read_text(encoding="utf-8")
+        for key, value in replacements.items():
+            text = text.replace(key, value)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "catalog.yaml").write_text(text, encoding="utf-8")
+            replacements["@COMMUNITY_CID@"] = str(import_directory(tmp, store, profile))
+    return replacements, dict(store.blocks)
+
+
 def _bco_zarr(path: Path, source_nc: Path) -> None:
     """Zarr v2 (consolidated) copy of the BCO surface meteorology, written by xarray."""
     import xarray as xr
@@ -515,6 +659,7 @@ def write_demo_data(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     for fid in KT19_FLIGHTS:
         _atomic_nc(paths[f"kt19/{fid}"], lambda p, f=fid: _kt19(p, f))
     _flight_segments(paths["flight_segments"])
+    _zip_one(paths["flight_segments"], paths["flight_segments_zip"])
     _atomic_nc(paths["bco/surface_met"], _bco)
     _bco_zarr(paths["bco/meteorology_zarr"], paths["bco/surface_met"])
     for v in LIMRAD94_VERSIONS:
@@ -522,6 +667,7 @@ def write_demo_data(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     for d in LIMRAD94_DATES:
         _atomic_nc(paths[f"limrad94/low_res/{d}"], lambda p, d=d: _limrad94_low(p, d))
     _atomic_nc(paths["meteor/track"], _track)
+    _atomic_nc(paths["mip/bc"], _mip_bc)
     logger.info("wrote %d demo datasets below %s", len(paths), out)
     return paths
 
