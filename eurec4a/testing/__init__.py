@@ -135,7 +135,7 @@ class DemoStack:
         data.mkdir(parents=True, exist_ok=True)
         write_demo_data(data)
         self.static = StaticServer(www, faults=Faults(latency=latency))
-        self.opendap = OpendapServer(data, faults=Faults(latency=latency))
+        self.opendap = OpendapServer(data, faults=Faults(latency=latency), workdir=self.workdir)
         materialize_catalog(self.catalog_source, www / "catalog",
                             {"@OPENDAP@": self.opendap.url, "@HTTP@": f"{self.static.url}/data"})
         if build_ipfs:

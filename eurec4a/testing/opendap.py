@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +78,8 @@ PORT_ATTEMPTS = 5
 #: Attempts to bind the same port again on restart (it may linger briefly).
 REBIND_ATTEMPTS = 20
 REBIND_PAUSE = 0.1
+#: Longest path a Unix socket address may have (``sun_path`` is 108 bytes on Linux, 104 on macOS).
+MAX_UNIX_SOCKET_PATH = 100
 #: gunicorn worker threads: libnetcdf and xarray/dask may ask in parallel.
 THREADS = 4
 
@@ -312,6 +315,10 @@ class OpendapServer:
         tamper, seed; ``down`` stops/restarts the process), changeable at any time.
     startup_timeout
         Seconds to wait for the server to answer before giving up.
+    workdir
+        Folder in which the server's temporary folder is made (request log, fault
+        switches, gunicorn's control socket); the system's temporary folder by default.
+        The temporary folder is removed by :meth:`close`.
 
     Examples
     --------
@@ -327,6 +334,7 @@ class OpendapServer:
         port: int = 0,
         faults: Faults | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        workdir: str | os.PathLike | None = None,
     ):
         self.data_dir = os.path.realpath(os.fspath(data_dir))
         if not os.path.isdir(self.data_dir):
@@ -338,7 +346,9 @@ class OpendapServer:
         self._control = threading.RLock()
         self._closed = False
         self._proc: subprocess.Popen | None = None
-        self._workdir = tempfile.mkdtemp(prefix="eurec4a-opendap-")
+        # the server's own files (faults, request log, stderr, gunicorn's control socket) go into
+        # one temporary folder, inside ``workdir`` when given; close() removes it
+        self._workdir = tempfile.mkdtemp(prefix="eurec4a-opendap-", dir=workdir)
         self._faults_path = os.path.join(self._workdir, "faults.json")
         self._log_path = os.path.join(self._workdir, "requests.log")
         self._stderr_path = os.path.join(self._workdir, "stderr.log")
@@ -415,6 +425,7 @@ class OpendapServer:
             "--keep-alive", "300",
             "--graceful-timeout", "1",
             "--log-level", "warning",
+            *self._control_socket_args(),
             "eurec4a.testing.opendap:wsgi_app()",
         ]
         with open(self._stderr_path, "wb") as stderr:
@@ -448,6 +459,17 @@ class OpendapServer:
                     f"its stderr:\n{self._stderr()}"
                 )
             time.sleep(PROBE_INTERVAL)
+
+    def _control_socket_args(self) -> list[str]:
+        """gunicorn's control socket goes into the server's temporary folder, never ``~/.gunicorn``."""
+        from gunicorn.config import KNOWN_SETTINGS
+
+        if not any(getattr(s, "name", None) == "control_socket" for s in KNOWN_SETTINGS):
+            return []  # gunicorn before the control socket existed: nothing to redirect
+        path = os.path.join(self._workdir, "gunicorn.ctl")
+        if len(os.fsencode(path)) >= MAX_UNIX_SOCKET_PATH:
+            return ["--no-control-socket"]  # too long for a Unix socket address: none at all
+        return ["--control-socket", path]
 
     def _stderr(self) -> str:
         try:
@@ -494,15 +516,7 @@ class OpendapServer:
             self._closed = True
             self.faults.remove_listener(self._on_fault_change)
             self._kill(signal.SIGTERM)
-            for path in (self._faults_path, self._log_path, self._stderr_path):
-                try:
-                    os.remove(path)
-                except OSError:
-                    pass
-            try:
-                os.rmdir(self._workdir)
-            except OSError:
-                pass
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> "OpendapServer":
         return self
