@@ -501,9 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         except Exception as exc:  # a library error the package did not turn into its own: still one line
             logger.debug("unexpected failure", exc_info=True)
-            print(f"eurec4a: error: {type(exc).__name__}: {_cli_words(str(exc))} (this is not a message of "
-                  "eurec4a itself; run with -vv for the details and report it at "
-                  "https://github.com/eurec4a/eurec4a-intake/issues)", file=sys.stderr)
+            print(f"eurec4a: error: {type(exc).__name__}: {_cli_words(str(exc))} (eurec4a did not expect this "
+                  "failure; run the command again with -vv and report the output as a bug)", file=sys.stderr)
             return 1
 
 
