@@ -96,3 +96,38 @@ def test_docs_like_run_leaves_home_and_tmp_empty(empty):
     """)
     _run([sys.executable, "-c", script], home, tmp)
     assert _leftovers(home) == [] and _leftovers(tmp) == []
+
+
+def test_demo_serve_keeps_the_stack_until_ctrl_c_and_then_leaves_nothing(empty):
+    """``--serve`` prints export lines that point the CLI at the stack; Ctrl-C stops it and cleans up."""
+    import shlex
+    import signal
+
+    home, tmp = empty
+    env = _clean_env(home, tmp)
+    proc = subprocess.Popen([sys.executable, "-m", "eurec4a.testing.demo", "--serve"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        exports = {}
+        for line in proc.stdout:  # ends when the process does: a failed start cannot hang this loop
+            if line.strip().startswith("export "):
+                key, _, value = line.strip()[len("export "):].partition("=")
+                exports[key] = shlex.split(value)[0]
+            if "Press Ctrl-C" in line:
+                break
+        assert set(exports) == {"EUREC4A_CATALOG_URL", "EUREC4A_CID_POINTER_URL", "IPFS_GATEWAY",
+                                "EUREC4A_CACHE_DIR"}, proc.stderr.read() if proc.poll() is not None else exports
+        for argv in (["tree", "--ipfs"], ["tree", "barbados.bco.surface_met"], ["versions"]):
+            done = subprocess.run([sys.executable, "-m", "eurec4a", *argv], env={**env, **exports}, cwd=REPO,
+                                  capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            assert done.returncode == 0 and done.stderr == "", (argv, done.stderr)
+        assert "surface_met" in done.stdout or "(latest)" in done.stdout
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert _leftovers(home) == [] and _leftovers(tmp) == []
