@@ -2,11 +2,11 @@
 
 Subcommands (``eurec4a SUBCOMMAND --help`` for each)::
 
-    eurec4a tree [--ipfs | --cid CID] [PATH]   the catalog as an indented tree
+    eurec4a tree [--ipfs | --cid CID] [PATH]   the catalog as an indented tree; a dataset's entry
     eurec4a cid                                latest catalog root CID
     eurec4a versions [--json]                  published catalog versions, newest first
     eurec4a doctor                             settings, where they came from, reachability
-    eurec4a pull --cid CID ENTRY...            copy catalog + datasets into the cache
+    eurec4a pull --cid CID ENTRY...            copy catalog + datasets (or sub-catalogs) into the cache
     eurec4a cache info|clear                   the local block cache
     eurec4a ipfs build SRC OUT_DIR             build the IPFS catalog from a classic one
     eurec4a pointer add FILE CID [--date D]    add a version to a pointer file
