@@ -32,8 +32,13 @@ def isolated_home(tmp_path_factory):
         mp.setenv("HOME", str(home))
         for name, sub in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share")):
             mp.setenv(name, str(home / sub))
+        # dask's scratch folder (distributed workers) too, for this process and its children
+        mp.setenv("DASK_TEMPORARY_DIRECTORY", str(home / "dask"))
         _isolate(mp, home)
-        yield home
+        import dask
+
+        with dask.config.set({"temporary-directory": str(home / "dask")}):
+            yield home
 
 
 @pytest.fixture(autouse=True)

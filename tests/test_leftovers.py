@@ -59,12 +59,16 @@ def test_demo_leaves_home_and_tmp_empty(empty):
 
 
 def test_suite_fixtures_leave_home_and_tmp_empty(empty, tmp_path):
-    """The demo stack fixture, a module-scoped fixture using it, and CLI tests, as pytest runs them."""
+    """The demo stack fixture, a module-scoped fixture using it, CLI tests, OPeNDAP servers that fail to
+    start or whose owner is killed, and dask workers, as pytest runs them."""
     home, tmp = empty
     basetemp = tmp_path / "basetemp"  # pytest's own folder for tmp_path: the runner's, not the package's
     tests = ["tests/test_cli.py::test_cache_info_and_clear", "tests/test_cli.py::test_tree_of_a_dataset_shows_the_entry",
              "tests/test_catalog.py::test_entry_trees_are_equal_in_every_mode",
-             "tests/testing/test_opendap.py::test_stop_kills_and_restart_serves_on_the_same_port"]
+             "tests/testing/test_opendap.py::test_stop_kills_and_restart_serves_on_the_same_port",
+             "tests/testing/test_opendap.py::test_startup_that_cannot_finish_raises_and_leaves_nothing",
+             "tests/testing/test_opendap.py::test_server_ends_when_the_process_that_started_it_is_killed",
+             "tests/test_distributed.py"]
     _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
           f"--basetemp={basetemp}", *tests], home, tmp)
     assert _leftovers(home) == [] and _leftovers(tmp) == []

@@ -88,6 +88,7 @@ _ENV_DATA = "EUREC4A_OPENDAP_DATA"
 _ENV_FAULTS = "EUREC4A_OPENDAP_FAULTS"
 _ENV_LOG = "EUREC4A_OPENDAP_LOG"
 _ENV_OWNER = "EUREC4A_OPENDAP_OWNER_PID"
+_ENV_WORKDIR = "EUREC4A_OPENDAP_WORKDIR"
 #: Seconds between the server's checks that the process that started it is still alive.
 OWNER_POLL = 1.0
 #: Header marking the parent's readiness probes (left out of the request log).
@@ -226,13 +227,14 @@ def _patch_pydap_subsetting() -> None:
     LazyVariable.__getitem__ = __getitem__
 
 
-def _watch_owner(owner: str | None) -> None:
+def _watch_owner(owner: str | None, workdir: str | None = None) -> None:
     """End this server when the process that started it is gone.
 
     The server runs in a session of its own (so stop() can kill it whole), which also
     means it outlives a test process that is killed (a timeout, SIGKILL) before its
-    cleanup runs. A daemon thread in the worker polls the owner and then stops the
-    gunicorn master, so no orphan server keeps a port and a process.
+    cleanup runs. A daemon thread in the worker polls the owner and then removes the
+    server's temporary folder and stops the gunicorn master, so no orphan server keeps
+    a port, a process or files.
     """
     if not owner:
         return
@@ -244,6 +246,8 @@ def _watch_owner(owner: str | None) -> None:
             try:
                 os.kill(owner_pid, 0)
             except ProcessLookupError:
+                if workdir:
+                    shutil.rmtree(workdir, ignore_errors=True)
                 os.kill(master_pid, signal.SIGTERM)
                 return
             except PermissionError:  # alive, owned by someone else
@@ -260,7 +264,7 @@ def wsgi_app() -> Callable:
     from pydap.wsgi.app import DapServer, StaticMiddleware
 
     _patch_pydap_subsetting()
-    _watch_owner(os.environ.get(_ENV_OWNER))
+    _watch_owner(os.environ.get(_ENV_OWNER), os.environ.get(_ENV_WORKDIR))
     data = os.environ[_ENV_DATA]
     app = StaticMiddleware(DapServer(data), ("pydap.wsgi", "templates/static"))
     return _FaultMiddleware(app, os.environ.get(_ENV_FAULTS), os.environ.get(_ENV_LOG))
@@ -357,7 +361,11 @@ class OpendapServer:
         self.faults.add_listener(self._on_fault_change)
         _live.add(self)
         if not self.faults.down:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                self.close()  # a server that never started leaves no process and no files
+                raise
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -413,6 +421,7 @@ class OpendapServer:
         env[_ENV_FAULTS] = self._faults_path
         env[_ENV_LOG] = self._log_path
         env[_ENV_OWNER] = str(os.getpid())
+        env[_ENV_WORKDIR] = self._workdir
         cmd = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{self.host}:{self.port}",
