@@ -141,8 +141,10 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
         try:
             return open_yaml_catalog(url, storage_options=http_storage_options(url, timeout), **kwargs)
         except ServerUnreachableError as exc:
+            text = str(exc).rstrip()
             raise ServerUnreachableError(
-                f"{exc} The IPFS copy of the catalog may still be reachable: "
+                f"{text}{'' if text.endswith('.') else '.'} The catalog URL is set by catalog_url= / "
+                f"{config.ENVIRONMENT['catalog_url']}. The IPFS copy of the catalog may still be reachable: "
                 "eurec4a.get_intake_catalog(use_ipfs=True)."
             ) from exc
     if mode == "latest":

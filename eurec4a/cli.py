@@ -455,10 +455,10 @@ _CLI_WORDS = [
 
 def _cli_words(message: str) -> str:
     """A package message on one line, with API advice turned into CLI flags."""
-    text = " ".join(str(message).split())
+    text = str(message)
     for pattern, replacement in _CLI_WORDS:
         text = pattern.sub(replacement, text)
-    return text
+    return " ".join(text.split())
 
 
 @contextlib.contextmanager

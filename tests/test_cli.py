@@ -182,6 +182,7 @@ def test_classic_failure_advises_cli_flags_not_python(stack, capsys):
     err = capsys.readouterr().err
     assert err.startswith("eurec4a: error: ") and err.count("\n") == 1
     assert "eurec4a tree --ipfs" in err and "use_ipfs" not in err and "get_intake_catalog" not in err
+    assert "EUREC4A_CATALOG_URL" in err and "--catalog-url" in err and "] The" not in err
 
 
 def test_cid_mistakes_are_named_with_what_was_expected(stack, capsys):
