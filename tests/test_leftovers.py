@@ -69,9 +69,9 @@ def test_suite_fixtures_leave_home_and_tmp_empty(empty, tmp_path):
              "tests/testing/test_opendap.py::test_startup_that_cannot_finish_raises_and_leaves_nothing",
              "tests/testing/test_opendap.py::test_server_ends_when_the_process_that_started_it_is_killed",
              "tests/test_distributed.py"]
-    _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-          f"--basetemp={basetemp}", *tests], home, tmp)
-    assert _leftovers(home) == [] and _leftovers(tmp) == []
+    done = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                 f"--basetemp={basetemp}", *tests], home, tmp)
+    assert (_leftovers(home), _leftovers(tmp)) == ([], []), done.stdout[-3000:]
 
 
 def test_docs_like_run_leaves_home_and_tmp_empty(empty):
