@@ -66,6 +66,8 @@ napoleon_use_rtype = False
 
 # ----------------------------------------------------------------- the demo stack
 _home = tempfile.mkdtemp(prefix="eurec4a-docs-")
+_tmp = os.path.join(_home, "tmp")
+os.makedirs(_tmp, exist_ok=True)
 _stack = None
 
 
@@ -92,10 +94,19 @@ def _start_stack():
         "EUREC4A_IPFS_GATEWAYS": _stack.gateway_url,
         # where the publishing page finds "a checkout" of the classic catalog
         "EUREC4A_DOCS_CLASSIC_CATALOG": str(_stack.workdir / "www" / "catalog"),
-        # Two warnings that every notebook would otherwise show, neither about eurec4a:
-        # tqdm's notebook progress bar wants ipywidgets; pydap asks for dap2:// URLs
-        # (the data types page shows it once, on purpose).
-        "PYTHONWARNINGS": "ignore:IProgress not found,ignore:PyDAP was unable to determine the DAP protocol",
+        # A warning every notebook would otherwise show, not about eurec4a: tqdm's notebook
+        # progress bar wants ipywidgets. (pydap's protocol warning never appears: eurec4a names
+        # the protocol when it opens OPeNDAP data.)
+        "PYTHONWARNINGS": "ignore:IProgress not found",
+        # Nothing left behind: the pages' temporary folders (tempfile.mkdtemp) and matplotlib's
+        # font cache go into the book's own temporary folder, removed when the build ends.
+        "TMPDIR": _tmp,
+        "MPLCONFIGDIR": os.path.join(_home, "matplotlib"),
+        # the kernels' connection files and IPython's profile (history database) likewise
+        "JUPYTER_RUNTIME_DIR": os.path.join(_home, "jupyter-runtime"),
+        "IPYTHONDIR": os.path.join(_home, "ipython"),
+        # Pages show paths relative to this folder ("<build>/cache"), not the machine's.
+        "EUREC4A_DOCS_HOME": _home,
         # the `eurec4a` command of this interpreter, for the command line page
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
     })

@@ -31,6 +31,7 @@ from eurec4a.ipfs.cid import ACCEPTED_FORMS, parse_cid
 from eurec4a.errors import (
     CatalogNotFoundError,
     ContentNotFoundError,
+    InvalidCIDError,
     InvalidModeError,
     ServerUnreachableError,
 )
@@ -44,6 +45,11 @@ __all__ = ["get_intake_catalog", "open_catalog", "parse_mode", "CATALOG_FILE"]
 CATALOG_FILE = "catalog.yml"
 
 
+#: Strings that are a boolean written as text, and the value they were meant to be.
+_BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "latest": True,
+                  "false": False, "no": False, "off": False, "0": False, "none": False}
+
+
 def parse_mode(use_ipfs: Any) -> str | None:
     """Validate ``use_ipfs``: ``None`` for the classic mode, ``"latest"``, or a CID string.
 
@@ -55,12 +61,22 @@ def parse_mode(use_ipfs: Any) -> str | None:
     (True, 'latest')
     >>> parse_mode("/ipfs/QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")
     'QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N'
+    >>> parse_mode("true")
+    Traceback (most recent call last):
+    ...
+    eurec4a.errors.InvalidCIDError: use_ipfs='true' is a string, not a CID; did you mean True (without quotes)? ...
     """
     if use_ipfs is None or use_ipfs is False:
         return None
     if use_ipfs is True:
         return "latest"
     if isinstance(use_ipfs, str):
+        meant = _BOOLEAN_WORDS.get(use_ipfs.strip().lower())
+        if meant is not None:  # a flag read from text (a config file, an environment variable, a form)
+            raise InvalidCIDError(
+                f"use_ipfs={use_ipfs!r} is a string, not a CID; did you mean {meant} (without quotes)? "
+                f"use_ipfs takes False (classic catalog), True (latest IPFS catalog) or a CID ({ACCEPTED_FORMS})."
+            )
         return str(parse_cid(use_ipfs))
     raise InvalidModeError(
         f"use_ipfs must be False, True or a CID string, got {type(use_ipfs).__name__} {use_ipfs!r}. "
@@ -126,8 +142,10 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
         try:
             return open_yaml_catalog(url, transport_options=http_storage_options(url, timeout), **kwargs)
         except ServerUnreachableError as exc:
+            text = str(exc).rstrip()
             raise ServerUnreachableError(
-                f"{exc} The IPFS copy of the catalog may still be reachable: "
+                f"{text}{'' if text.endswith('.') else '.'} The catalog URL is set by catalog_url= / "
+                f"{config.ENVIRONMENT['catalog_url']}. The IPFS copy of the catalog may still be reachable: "
                 "eurec4a.get_intake_catalog(use_ipfs=True)."
             ) from exc
     if mode == "latest":

@@ -110,6 +110,9 @@ def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_d
     try:
         for c, parsed in unique.items():
             pulled += _pull_dag(fs, parsed, bar)
+        if bar is not None:  # the link sizes only estimate the bytes: end at 100% of what was counted
+            bar.total = bar.n
+            bar.refresh()
     finally:
         if bar is not None:
             bar.close()

@@ -89,6 +89,8 @@ class Pointer:
     latest: CID
     versions: tuple[CatalogVersion, ...]
     raw: dict
+    #: Where it came from: ``"server"``, or in words the cached copy or shipped snapshot used offline.
+    origin: str = "server"
 
 
 #: Deepest JSON nesting a pointer file may have (the real one has 4 levels).
@@ -218,7 +220,9 @@ def _snapshot(url: str, snapshot: str | os.PathLike | None) -> tuple[Pointer, st
         return None
     if record.get("url") != url:
         return None  # a snapshot of another pointer file is not an answer for this one
-    return parse_pointer(record["content"], source=f"pointer snapshot {path}"), str(record.get("taken", "unknown date"))
+    taken = str(record.get("taken", "unknown date"))
+    pointer = parse_pointer(record["content"], source=f"pointer snapshot {path}")
+    return dataclasses.replace(pointer, origin=f"snapshot shipped with eurec4a, taken {taken}"), taken
 
 
 def _age(seconds: float) -> str:
@@ -276,7 +280,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
                 f"fetched {_age(now - disk[1])} ago. A newer catalog version may exist.",
                 stacklevel=3,
             )
-            return disk[0]
+            return dataclasses.replace(disk[0], origin=f"copy cached {_age(now - disk[1])} ago")
         snap = _snapshot(url, snapshot)
         if snap:
             warnings.warn(

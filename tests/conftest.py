@@ -1,7 +1,44 @@
-"""Shared fixtures: every test runs with its own cache, no user configuration, no public gateways."""
+"""Shared fixtures: every test runs with its own cache, no user configuration, no public gateways.
+
+The user's home and cache are never touched: for the whole session ``HOME`` and the XDG
+folders point into a temporary folder, before any fixture of any scope runs (a
+session-scoped autouse fixture is set up first), and every test gets its own cache on top.
+"""
 from __future__ import annotations
 
 import pytest
+
+def _isolate(monkeypatch: pytest.MonkeyPatch, home) -> None:
+    """Every eurec4a setting away from the user's: own cache and config, no node, no public gateway."""
+    monkeypatch.setenv("EUREC4A_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("EUREC4A_CONFIG", str(home / "no-config.json"))
+    monkeypatch.setenv("IPFS_PATH", str(home / "ipfs"))
+    monkeypatch.setenv("EUREC4A_IPFS_GATEWAYS", "http://127.0.0.1:9")
+    for name in ("IPFS_GATEWAY", "IPFSSPEC_GATEWAYS", "EUREC4A_CATALOG_URL", "EUREC4A_CID_POINTER_URL",
+                 "EUREC4A_CACHE_SIZE", "EUREC4A_POINTER_TTL", "EUREC4A_POINTER_SNAPSHOT", "EUREC4A_TIMEOUT",
+                 "EUREC4A_DEADLINE", "EUREC4A_FLIGHT_SEGMENTS_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """``HOME``, the XDG folders and every eurec4a setting point into a temporary folder, all session.
+
+    Session-scoped autouse fixtures are set up before every other fixture, so this also
+    covers module- and session-scoped fixtures (the demo stack, ``trees`` in test_catalog).
+    """
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for name, sub in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share")):
+            mp.setenv(name, str(home / sub))
+        # dask's scratch folder (distributed workers) too, for this process and its children
+        mp.setenv("DASK_TEMPORARY_DIRECTORY", str(home / "dask"))
+        _isolate(mp, home)
+        import dask
+
+        with dask.config.set({"temporary-directory": str(home / "dask")}):
+            yield home
 
 
 @pytest.fixture(autouse=True)
@@ -11,24 +48,21 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     Public fallback gateways are replaced by an address nothing listens on (port 9 on
     loopback), so a test that forgets to configure a gateway fails fast and offline.
     """
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("EUREC4A_CACHE_DIR", str(home / "cache"))
-    monkeypatch.setenv("EUREC4A_CONFIG", str(home / "no-config.json"))
-    monkeypatch.setenv("IPFS_PATH", str(home / "ipfs"))
-    monkeypatch.setenv("EUREC4A_IPFS_GATEWAYS", "http://127.0.0.1:9")
-    for name in ("IPFS_GATEWAY", "EUREC4A_CATALOG_URL", "EUREC4A_CID_POINTER_URL", "EUREC4A_CACHE_SIZE",
-                 "EUREC4A_POINTER_TTL", "EUREC4A_POINTER_SNAPSHOT", "EUREC4A_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
+    _isolate(monkeypatch, tmp_path_factory.mktemp("home"))
     from eurec4a import versions as pointer
     from eurec4a.ipfs import gateways
     from eurec4a.ipfs.filesystem import IPFSFileSystem
 
+    from eurec4a import segments
+
     gateways.reset_gateway_state()
     pointer._clear_memo()
+    segments.clear_memo()
     IPFSFileSystem.clear_instance_cache()
     yield
     gateways.reset_gateway_state()
     pointer._clear_memo()
+    segments.clear_memo()
     IPFSFileSystem.clear_instance_cache()
 
 

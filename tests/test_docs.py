@@ -28,9 +28,11 @@ EXECUTED_OUTPUT = {
     "modes": ["identical in all three modes", "identical values: True", "InvalidModeError: use_ipfs must be"],
     "reproducibility": ["verified", "BlockVerificationError: block received from", "ContentNotFoundError:"],
     "offline": ["no network", "same values as online", "GatewayError:", "using the copy fetched"],
-    "configuration": ["source='environment (EUREC4A_TIMEOUT)'", "[local node (", "ok gateway"],
-    "data-types": ["int8 _Unsigned", "DIFFERENT values", "OPeNDAP, pydap"],
-    "cli": ["usage: eurec4a", "$ eurec4a doctor", "eurec4a: error: 'not-a-cid'"],
+    "configuration": ["timeout = 20.0  [environment (EUREC4A_TIMEOUT)]", "[local IPFS node (", "ok gateway",
+                      "timeout = 12"],
+    "data-types": ["int8 _Unsigned", "DIFFERENT values", "OPeNDAP, pydap", "pydap protocol warnings: 0"],
+    "cli": ["usage: eurec4a", "$ eurec4a doctor", "eurec4a: error: 'not-a-cid'", "HALO.KT19.cloudmask  [opendap]",
+            "eurec4a: error: there is no entry 'nope'", "EUREC4A_TIMEOUT", "info    where the cache folder is"],
     "publishing": ["root CID changed:       True", "dataset CIDs unchanged: True", "quality-controlled"],
 }
 #: page -> strings its HTML must contain (pages without code cells).
@@ -38,6 +40,7 @@ STATIC_CONTENT = {
     "index": ["The promise", "127.0.0.1"],
     "api": ["Open the EUREC4A intake catalog", "BlockVerificationError", "build_ipfs_catalog"],
     "changelog": ["Changelog"],
+    "architecture": ["The folders of the package are its layers", "filesystem.py", "How a call flows"],
 }
 
 _OUTPUT_BLOCK = re.compile(r'<div class="cell_output[^"]*">(.*?)</div>\s*</div>\s*</div>', re.S)
@@ -49,14 +52,47 @@ def _cell_outputs(page: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built_book(tmp_path_factory) -> Path:
+def build_folders(tmp_path_factory) -> dict[str, Path]:
+    """Empty folders the build gets as HOME and TMPDIR: it must leave both empty."""
+    base = tmp_path_factory.mktemp("build-env")
+    folders = {"HOME": base / "home", "TMPDIR": base / "tmp"}
+    for folder in folders.values():
+        folder.mkdir()
+    return folders
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory, build_folders) -> Path:
     out = tmp_path_factory.mktemp("book")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
            "-d", str(out / ".doctrees"), str(DOCS), str(out / "html")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
-                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update({name: str(path) for name, path in build_folders.items()}, PYTHONUNBUFFERED="1")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env)
     assert done.returncode == 0, f"sphinx-build failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
     return out / "html"
+
+
+@pytest.mark.docs
+def test_build_leaves_home_and_tmp_empty(built_book, build_folders):
+    for name, folder in build_folders.items():
+        left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+        assert left == [], f"the docs build left files in {name}: {left[:20]}"
+
+
+@pytest.mark.docs
+def test_pages_show_no_build_paths(built_book, build_folders):
+    for page in sorted(EXECUTED_OUTPUT):
+        outputs = _cell_outputs((built_book / f"{page}.html").read_text(encoding="utf-8"))
+        for marker in ("eurec4a-docs-", "eurec4a-stack-", str(build_folders["TMPDIR"]), str(build_folders["HOME"])):
+            assert marker not in outputs, f"{page}: a build path ({marker}...) in the executed output"
+
+
+@pytest.mark.docs
+def test_getting_started_has_a_plot(built_book):
+    text = (built_book / "getting-started.html").read_text(encoding="utf-8")
+    outputs = re.findall(r'<div class="cell_output[^"]*">(.*?)</div>\s*</div>\s*</div>', text, re.S)
+    assert any("<img" in block and ".png" in block for block in outputs), "no plot in the executed output"
 
 
 @pytest.mark.docs

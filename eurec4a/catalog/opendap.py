@@ -57,6 +57,29 @@ class _Guarded:
             raise
 
 
+def _open_dataset(url: str, **open_kwargs: Any):
+    """:func:`xarray.open_dataset`; for pydap over HTTP with the DAP2 protocol named.
+
+    xarray's pydap backend lets pydap guess the protocol from the URL, and pydap then
+    warns that it could not for every ``http(s)://`` URL; the EUREC4A servers speak DAP2.
+    """
+    import xarray as xr
+
+    if open_kwargs.get("engine") != "pydap" or not str(url).startswith(("http://", "https://")):
+        return xr.open_dataset(url, chunks=None, **open_kwargs)
+    from pydap.client import open_url
+    from xarray.backends import PydapDataStore
+
+    kwargs = {k: v for k, v in open_kwargs.items() if k != "engine"}
+    timeout = kwargs.pop("timeout", None)
+    dataset = open_url(url, protocol="dap2", output_grid=False, **({"timeout": timeout} if timeout else {}))
+    try:
+        store = PydapDataStore(dataset, protocol="dap2")
+    except TypeError:  # xarray before the protocol argument: DAP2 is its only behaviour
+        store = PydapDataStore(dataset)
+    return xr.open_dataset(store, chunks=None, **kwargs)
+
+
 def open_guarded(url: str, *, chunks: Any = None, where: str = "", catalog_dir: str | None = None,
                  **open_kwargs: Any):
     """:func:`xarray.open_dataset` for remote data whose failures name ``url`` and the package's error.
@@ -93,7 +116,7 @@ def open_guarded(url: str, *, chunks: Any = None, where: str = "", catalog_dir: 
     from dask.base import tokenize
 
     try:
-        ds = xr.open_dataset(url, chunks=None, **open_kwargs)
+        ds = _open_dataset(url, **open_kwargs)
     except Exception as exc:
         if is_network_error(exc) or (isinstance(exc, FileNotFoundError) and "://" in str(url)):
             # libnetcdf reports a refused DAP connection as ENOENT: for a URL that is the server.

@@ -29,6 +29,33 @@ ACCEPTED_FORMS = "a CIDv0 ('Qm...', 46 characters), a CIDv1 ('bafy...'), 'ipfs:/
 _UNIXFS_CODECS = {"dag-pb", "raw"}
 
 
+_BASE58 = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+_BASE32 = set("abcdefghijklmnopqrstuvwxyz234567")
+
+
+def _chars(bad: list[str]) -> str:
+    listed = ", ".join(map(repr, bad))
+    return f"{listed}, a character that never occurs" if len(bad) == 1 else f"{listed}, characters that never occur"
+
+
+def _why_not(text: str) -> str:
+    """What is wrong with a string multiformats refused, in the words of the accepted forms.
+
+    multiformats' own messages name its internals ("pad bits", "multibase code").
+    """
+    if text.startswith("Qm"):
+        bad = sorted(set(text) - _BASE58)
+        if bad:
+            return f"it has {_chars(bad)} in a CIDv0 (base58 leaves out 0, O, I and l)"
+        return f"a CIDv0 ('Qm...') has 46 characters, this one has {len(text)}"
+    if text.startswith("b"):
+        bad = sorted(set(text[1:]) - _BASE32)
+        if bad:
+            return f"it has {_chars(bad)} in a CIDv1 written 'b...' (lowercase base32: a-z and 2-7)"
+        return "it is a CIDv1 ('b...') of the wrong length or with a changed character"
+    return "it starts neither with 'Qm' (CIDv0) nor with 'b' (CIDv1)"
+
+
 def parse_cid(value: object) -> CID:
     """Parse a CID given as a string in one of :data:`ACCEPTED_FORMS`.
 
@@ -60,7 +87,7 @@ def parse_cid(value: object) -> CID:
         cid = CID.decode(text)
     except Exception as exc:  # multiformats raises several types (ValueError, KeyError, its own)
         raise InvalidCIDError(
-            f"{value!r} is not a valid IPFS content identifier (CID): {exc}. "
+            f"{value!r} is not a valid IPFS content identifier (CID): {_why_not(text)}. "
             f"Accepted: {ACCEPTED_FORMS}. Check for a typo or a truncated copy."
         ) from None
     if cid.codec.name not in _UNIXFS_CODECS:

@@ -167,7 +167,7 @@ class DemoStack:
         write_demo_data(data)
         write_releases(www)
         self.static = StaticServer(www, faults=Faults(latency=latency))
-        self.opendap = OpendapServer(data, faults=Faults(latency=latency))
+        self.opendap = OpendapServer(data, faults=Faults(latency=latency), workdir=self.workdir)
         # references name the data by URL: written once the server's address is known
         write_references(data, f"{self.static.url}/data")
         cids, self.ipfs_blocks = ipfs_objects(data, CATALOGS_DIR / "community-ipfs" / "catalog.yaml")

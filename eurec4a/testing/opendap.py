@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +78,8 @@ PORT_ATTEMPTS = 5
 #: Attempts to bind the same port again on restart (it may linger briefly).
 REBIND_ATTEMPTS = 20
 REBIND_PAUSE = 0.1
+#: Longest path a Unix socket address may have (``sun_path`` is 108 bytes on Linux, 104 on macOS).
+MAX_UNIX_SOCKET_PATH = 100
 #: gunicorn worker threads: libnetcdf and xarray/dask may ask in parallel.
 THREADS = 4
 
@@ -85,6 +88,7 @@ _ENV_DATA = "EUREC4A_OPENDAP_DATA"
 _ENV_FAULTS = "EUREC4A_OPENDAP_FAULTS"
 _ENV_LOG = "EUREC4A_OPENDAP_LOG"
 _ENV_OWNER = "EUREC4A_OPENDAP_OWNER_PID"
+_ENV_WORKDIR = "EUREC4A_OPENDAP_WORKDIR"
 #: Seconds between the server's checks that the process that started it is still alive.
 OWNER_POLL = 1.0
 #: Header marking the parent's readiness probes (left out of the request log).
@@ -223,13 +227,14 @@ def _patch_pydap_subsetting() -> None:
     LazyVariable.__getitem__ = __getitem__
 
 
-def _watch_owner(owner: str | None) -> None:
+def _watch_owner(owner: str | None, workdir: str | None = None) -> None:
     """End this server when the process that started it is gone.
 
     The server runs in a session of its own (so stop() can kill it whole), which also
     means it outlives a test process that is killed (a timeout, SIGKILL) before its
-    cleanup runs. A daemon thread in the worker polls the owner and then stops the
-    gunicorn master, so no orphan server keeps a port and a process.
+    cleanup runs. A daemon thread in the worker polls the owner and then removes the
+    server's temporary folder and stops the gunicorn master, so no orphan server keeps
+    a port, a process or files.
     """
     if not owner:
         return
@@ -241,6 +246,8 @@ def _watch_owner(owner: str | None) -> None:
             try:
                 os.kill(owner_pid, 0)
             except ProcessLookupError:
+                if workdir:
+                    shutil.rmtree(workdir, ignore_errors=True)
                 os.kill(master_pid, signal.SIGTERM)
                 return
             except PermissionError:  # alive, owned by someone else
@@ -257,7 +264,7 @@ def wsgi_app() -> Callable:
     from pydap.wsgi.app import DapServer, StaticMiddleware
 
     _patch_pydap_subsetting()
-    _watch_owner(os.environ.get(_ENV_OWNER))
+    _watch_owner(os.environ.get(_ENV_OWNER), os.environ.get(_ENV_WORKDIR))
     data = os.environ[_ENV_DATA]
     app = StaticMiddleware(DapServer(data), ("pydap.wsgi", "templates/static"))
     return _FaultMiddleware(app, os.environ.get(_ENV_FAULTS), os.environ.get(_ENV_LOG))
@@ -312,6 +319,10 @@ class OpendapServer:
         tamper, seed; ``down`` stops/restarts the process), changeable at any time.
     startup_timeout
         Seconds to wait for the server to answer before giving up.
+    workdir
+        Folder in which the server's temporary folder is made (request log, fault
+        switches, gunicorn's control socket); the system's temporary folder by default.
+        The temporary folder is removed by :meth:`close`.
 
     Examples
     --------
@@ -327,6 +338,7 @@ class OpendapServer:
         port: int = 0,
         faults: Faults | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        workdir: str | os.PathLike | None = None,
     ):
         self.data_dir = os.path.realpath(os.fspath(data_dir))
         if not os.path.isdir(self.data_dir):
@@ -338,7 +350,9 @@ class OpendapServer:
         self._control = threading.RLock()
         self._closed = False
         self._proc: subprocess.Popen | None = None
-        self._workdir = tempfile.mkdtemp(prefix="eurec4a-opendap-")
+        # the server's own files (faults, request log, stderr, gunicorn's control socket) go into
+        # one temporary folder, inside ``workdir`` when given; close() removes it
+        self._workdir = tempfile.mkdtemp(prefix="eurec4a-opendap-", dir=workdir)
         self._faults_path = os.path.join(self._workdir, "faults.json")
         self._log_path = os.path.join(self._workdir, "requests.log")
         self._stderr_path = os.path.join(self._workdir, "stderr.log")
@@ -407,6 +421,7 @@ class OpendapServer:
         env[_ENV_FAULTS] = self._faults_path
         env[_ENV_LOG] = self._log_path
         env[_ENV_OWNER] = str(os.getpid())
+        env[_ENV_WORKDIR] = self._workdir
         cmd = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{self.host}:{self.port}",
@@ -419,6 +434,7 @@ class OpendapServer:
             "--keep-alive", "300",
             "--graceful-timeout", "1",
             "--log-level", "warning",
+            *self._control_socket_args(),
             "eurec4a.testing.opendap:wsgi_app()",
         ]
         with open(self._stderr_path, "wb") as stderr:
@@ -452,6 +468,17 @@ class OpendapServer:
                     f"its stderr:\n{self._stderr()}"
                 )
             time.sleep(PROBE_INTERVAL)
+
+    def _control_socket_args(self) -> list[str]:
+        """gunicorn's control socket goes into the server's temporary folder, never ``~/.gunicorn``."""
+        from gunicorn.config import KNOWN_SETTINGS
+
+        if not any(getattr(s, "name", None) == "control_socket" for s in KNOWN_SETTINGS):
+            return []  # gunicorn before the control socket existed: nothing to redirect
+        path = os.path.join(self._workdir, "gunicorn.ctl")
+        if len(os.fsencode(path)) >= MAX_UNIX_SOCKET_PATH:
+            return ["--no-control-socket"]  # too long for a Unix socket address: none at all
+        return ["--control-socket", path]
 
     def _stderr(self) -> str:
         try:
@@ -498,15 +525,7 @@ class OpendapServer:
             self._closed = True
             self.faults.remove_listener(self._on_fault_change)
             self._kill(signal.SIGTERM)
-            for path in (self._faults_path, self._log_path, self._stderr_path):
-                try:
-                    os.remove(path)
-                except OSError:
-                    pass
-            try:
-                os.rmdir(self._workdir)
-            except OSError:
-                pass
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> "OpendapServer":
         return self
