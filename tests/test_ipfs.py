@@ -150,15 +150,23 @@ def test_flaky_gateway_all_reads_succeed(content):
         assert flaky.count() > 20  # some requests failed and were retried
 
 
-def test_not_found_is_definitive_and_does_not_sweep_gateways(content):
+def test_not_found_is_definitive_when_every_gateway_agrees(content):
     root, blocks = content
     with TrustlessGateway(blocks) as first, TrustlessGateway(blocks) as second:
         fs = _fs(first, second)
         with pytest.raises(ContentNotFoundError, match="typo"):
             fs.cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/catalog.yml")
-        assert first.count() == 1 and second.count() == 0
+        assert first.count() == 1 and second.count() == 1  # each asked once, no retries
         with pytest.raises(FileNotFoundError):
             fs.cat(f"ipfs://{root}/no/such/file")
+
+
+def test_a_404_from_a_gateway_lacking_the_content_fails_over(content):
+    root, blocks = content
+    with TrustlessGateway(BlockStore()) as empty, TrustlessGateway(blocks) as full:
+        fs = _fs(empty, full)
+        assert fs.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+        assert empty.count() == 1 and full.count() == 1
 
 
 def test_rate_limited_gateway_is_rested_not_hammered(content):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from multiformats import CID
 
 from eurec4a.errors import InvalidCIDError
+from eurec4a.ipfs.codecs import MAX_IDENTITY_DIGEST
 
 __all__ = ["parse_cid", "ACCEPTED_FORMS"]
 
@@ -63,6 +64,11 @@ def parse_cid(value: object) -> CID:
             f"{value!r} is not a valid IPFS content identifier (CID): {exc}. "
             f"Accepted: {ACCEPTED_FORMS}. Check for a typo or a truncated copy."
         ) from None
+    if cid.hashfun.name == "identity" and len(cid.raw_digest) > MAX_IDENTITY_DIGEST:
+        raise InvalidCIDError(
+            f"{value!r} is an identity CID inlining {len(cid.raw_digest)} bytes; at most "
+            f"{MAX_IDENTITY_DIGEST} are allowed, so this is not a CID any IPFS implementation accepts"
+        )
     if cid.codec.name not in _UNIXFS_CODECS:
         raise InvalidCIDError(
             f"{value!r} is a {cid.codec.name} CID; a catalog root must be a UnixFS (dag-pb) CID"
