@@ -57,7 +57,7 @@ from multiformats import CID
 
 from eurec4a import settings as config
 from eurec4a.cache import Cache
-from eurec4a.errors import CarFormatError, ContentNotFoundError, InvalidCIDError, InvalidCIDPathError
+from eurec4a.errors import CarFormatError, ContentNotFoundError, GatewayError, InvalidCIDError, InvalidCIDPathError
 from eurec4a.ipfs.car import CarStreamParser, MAX_BLOCK_SIZE
 from eurec4a.ipfs.cid import parse_cid
 from eurec4a.ipfs.codecs import DAG_PB, RAW, PBLink, PBNode, verify_block
@@ -420,7 +420,7 @@ class IPFSFileSystem(AsyncFileSystem):
         self._paths.put(key, out)
         return out
 
-    def _walk(self, root: CID, parts: list[str]) -> tuple[CID, list[str], int | None, CID | None]:
+    def _walk_local(self, root: CID, parts: list[str]) -> tuple[CID, list[str], int | None, CID | None]:
         """Resolve ``parts`` below ``root`` as far as local blocks go.
 
         Returns ``(cid, rest, tsize, missing)``: the deepest CID reached, the parts not
@@ -445,7 +445,7 @@ class IPFSFileSystem(AsyncFileSystem):
             return hit
         fetched = False
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
-            cid, rest, tsize, missing = self._walk(root, parts)
+            cid, rest, tsize, missing = self._walk_local(root, parts)
             if missing is None:
                 self._resolved.put(key, (cid, tsize))
                 return cid, tsize
@@ -459,6 +459,12 @@ class IPFSFileSystem(AsyncFileSystem):
                 if cid == root:
                     raise  # every configured gateway said 404 for the CID and path the user gave
                 # below verified data a 404 may only mean "lacks blocks": go on block by block
+            except GatewayError as exc:
+                if not getattr(exc, "not_found_at", None):
+                    raise
+                # some gateways said 404, the others failed: check the path against verified blocks
+                if cid == root:
+                    await self._fetch_raw(root, not_found="definitive")
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
     # ------------------------------------------------------------ fsspec async API
@@ -611,7 +617,7 @@ class IPFSFileSystem(AsyncFileSystem):
         """
         try:
             root, parts, _ = self._parse(path)
-            cid, _, _, missing = self._walk(root, parts)
+            cid, _, _, missing = self._walk_local(root, parts)
             if missing is not None:
                 return False
             for block in self.reader.entity_blocks(cid):

@@ -20,9 +20,14 @@ The numbers (each a module constant, documented where it is defined):
 * **failover**: every transport failure (refused, reset, timed out, cut short,
   malformed CAR, HTTP 5xx, a refused redirect) means "this gateway failed": the next
   one is asked. At most ``2 x gateways + 2`` attempts, at least :data:`MIN_ATTEMPTS`,
-  and :data:`UNREACHABLE_ATTEMPTS` per gateway that cannot be reached at all.
+  and :data:`UNREACHABLE_ATTEMPTS` per gateway that cannot be reached at all (one,
+  if it could not be reached in an earlier call either).
 * **404**: definitive only when every configured gateway says so (a local node that
-  lacks content answers 404 too); then :class:`~eurec4a.errors.ContentNotFoundError`.
+  lacks content answers 404 too), or every one that could be reached at all; then
+  :class:`~eurec4a.errors.ContentNotFoundError`.
+  When some said 404 and the others failed, the :class:`~eurec4a.errors.GatewayError`
+  lists the former in its ``not_found_at`` attribute (the filesystem then checks the
+  path against verified blocks itself).
   For content known to exist (linked from verified blocks) it is a
   :class:`~eurec4a.errors.GatewayError` instead, never "does not exist".
 * **backoff within one call**: a gateway that failed is asked again after
@@ -311,16 +316,26 @@ class GatewayPool:
         call_failures: dict[str, int] = {}
         retry_at: dict[str, float] = {}
         while True:
-            out = lacking | {u for u, n in unreachable.items() if n >= UNREACHABLE_ATTEMPTS}
+            # a gateway unreachable in an earlier call too gets one try per call, not several
+            out = lacking | {u for u, n in unreachable.items()
+                             if n >= (1 if _state(u).failures > call_failures.get(u, 0) else UNREACHABLE_ATTEMPTS)}
             now = time.monotonic()
             live = [u for u in self._order(now) if u not in out]
-            if lacking.issuperset(self.urls) and not_found == "definitive":
+            if lacking and not_found == "definitive" and out.issuperset(self.urls):
+                if lacking.issuperset(self.urls):
+                    raise ContentNotFoundError(
+                        f"{label} was not found: every configured gateway ({', '.join(self.urls)}) answered 404. "
+                        "If this is a CID or path you typed, check it for a typo."
+                    )
+                # the gateways that answered all said 404; the others could not be reached at all
                 raise ContentNotFoundError(
-                    f"{label} was not found: every configured gateway ({', '.join(self.urls)}) answered 404. "
-                    "If this is a CID or path you typed, check it for a typo."
+                    f"{label} was not found: {', '.join(sorted(lacking))} answered 404 and "
+                    f"{', '.join(sorted(out - lacking))} could not be reached. If this is a CID or path you "
+                    "typed, check it for a typo; otherwise check the network (IPFS_GATEWAY, EUREC4A_IPFS_GATEWAYS)."
                 )
             if not live or attempts >= max_attempts:
                 error = self._give_up(label, errors, start, attempts=attempts, missing=lacking.issuperset(self.urls))
+                error.not_found_at = sorted(lacking)  # type: ignore[attr-defined]
                 raise error from (causes[-1] if causes else None)
             # a rest from tampering or 429 is honoured; an in-call backoff is waited out
             waits = {u: max(_state(u).rest_until, retry_at.get(u, 0.0)) - now for u in live}
