@@ -39,8 +39,9 @@ The numbers (each a module constant, documented where it is defined):
   :data:`TAMPER_BACKOFF` (300 s) by every request of the process. A malformed CAR is
   not tampering, just a failure.
 * **429**: ``Retry-After`` (seconds or an HTTP date) is honoured up to
-  :data:`RETRY_AFTER_MAX` (300 s); without one the gateway rests 1 s. A rest that
-  would outlast the deadline makes the call try the other gateways or give up.
+  :data:`RETRY_AFTER_MAX` (300 s); without one the gateway rests 1 s. A call waits
+  for a resting gateway at most :data:`REST_WAIT_MAX` (5 s, and never past the
+  deadline); otherwise it asks the other gateways or gives up at once.
 * **redirects**: never followed automatically; at most :data:`MAX_REDIRECTS` hops,
   each only if :func:`eurec4a.transport.redirect_allowed` allows it (same origin or a
   configured gateway; never link-local, loopback or private addresses nobody
@@ -97,6 +98,7 @@ __all__ = [
     "MIN_ATTEMPTS",
     "UNREACHABLE_ATTEMPTS",
     "RETRY_AFTER_MAX",
+    "REST_WAIT_MAX",
     "MAX_REDIRECTS",
     "PER_GATEWAY_CONNECTIONS",
     "TSIZE_ALLOWANCE",
@@ -118,6 +120,9 @@ MIN_ATTEMPTS = 12
 UNREACHABLE_ATTEMPTS = 3
 #: Longest rest (seconds) a ``Retry-After`` header can impose on a gateway.
 RETRY_AFTER_MAX = 300.0
+#: Longest rest (seconds) of a gateway one call waits for; a gateway resting longer
+#: (tampering, a long ``Retry-After``) is not asked by the call at all.
+REST_WAIT_MAX = 5.0
 #: Rest (seconds) after a 429 without a usable ``Retry-After``.
 RETRY_AFTER_DEFAULT = 1.0
 #: Redirect hops followed per attempt (each checked by ``redirect_allowed``).
@@ -320,6 +325,8 @@ class GatewayPool:
             out = lacking | {u for u, n in unreachable.items()
                              if n >= (1 if _state(u).failures > call_failures.get(u, 0) else UNREACHABLE_ATTEMPTS)}
             now = time.monotonic()
+            # a gateway resting longer than a call waits (tampering, a long Retry-After) sits this call out
+            out |= {u for u in self.urls if _state(u).rest_until - now > REST_WAIT_MAX}
             live = [u for u in self._order(now) if u not in out]
             if lacking and not_found == "definitive" and out.issuperset(self.urls):
                 if lacking.issuperset(self.urls):
