@@ -179,8 +179,9 @@ def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSessi
             if running is not loop:
                 future.result(timeout=1)
             return
-        if session.connector is not None:
-            session.connector.close()  # closes the sockets at once; nothing to await without a loop
+        if not loop.is_closed():
+            loop.run_until_complete(session.close())
+        # a closed loop: its sockets were closed with it
     except Exception:  # at interpreter exit anything may be half torn down
         logger.debug("could not close an aiohttp session cleanly", exc_info=True)
 
