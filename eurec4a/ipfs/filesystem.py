@@ -77,6 +77,9 @@ MAX_SINGLE_BLOCK_FETCHES = 4096
 #: Decoded structural nodes and resolved paths kept per filesystem (content is immutable,
 #: so these never go stale; decoding a CID with ``multiformats`` costs ~0.2 ms).
 MEMO_ENTRIES = 65536
+#: Verified blocks of one answer written to the cache together (bytes): large enough to
+#: spare thread hand-offs, small enough to bound the memory of a whole-dataset stream.
+WRITE_BATCH_BYTES = 8 * 1024 * 1024
 #: fsspec's own constructor keywords, accepted besides ours and ipfsspec's.
 FSSPEC_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"})
 
@@ -333,7 +336,7 @@ class IPFSFileSystem(AsyncFileSystem):
             parser = CarStreamParser(source=source)
             expected: dict[bytes, CID] = {root_key: cid}
             kept: list[tuple[CID, bytes]] = []
-            received = 0
+            received = pending = stored = 0
             got_root = False
             try:
                 async for chunk in response.content.iter_any():
@@ -352,6 +355,12 @@ class IPFSFileSystem(AsyncFileSystem):
                         got_root = got_root or key == root_key
                         self._memory.put(key, block)
                         kept.append((linked, block))
+                        pending += len(block)
+                        if pending >= WRITE_BATCH_BYTES:  # bounded memory for whole-DAG streams
+                            batch, kept[:] = list(kept), []
+                            stored += len(batch)
+                            pending = 0
+                            await asyncio.to_thread(self._write_blocks, batch)
                         if linked.codec.code == DAG_PB:
                             node, _ = self.reader.node(linked)
                             for link in node.links:
@@ -360,11 +369,12 @@ class IPFSFileSystem(AsyncFileSystem):
                 if not got_root and not self._has_block(cid):
                     raise CarFormatError(f"{source} answered without the block of {cid}, the root asked for")
             finally:
-                self.statistics["blocks_received"] += len(kept)
+                stored += len(kept)
+                self.statistics["blocks_received"] += stored
                 self.statistics["bytes_received"] += received
                 if kept:
                     await asyncio.to_thread(self._write_blocks, kept)
-            return len(kept)
+            return stored
 
         self.statistics["requests"] += 1
         return await self.pool.request(await self._session(), str(cid), list(parts), query, accept=ACCEPT_CAR,
