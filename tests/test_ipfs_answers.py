@@ -277,3 +277,55 @@ def test_not_found_everywhere_is_content_not_found(tmp_path):
     with TrustlessGateway(blocks) as a, TrustlessGateway(blocks) as b:
         with pytest.raises(ContentNotFoundError):
             _fs([a.url, b.url], tmp_path).cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/x")
+
+
+# ------------------------------------------------------------ full reads stream the directory once
+def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
+    import asyncio
+
+    from eurec4a.ipfs import filesystem
+
+    root_dir = tmp_path / "store" / "var"
+    root_dir.mkdir(parents=True)
+    count = 8 * filesystem.PREFETCH_TRIGGER
+    for i in range(count):
+        (root_dir / f"0.{i}").write_bytes(i.to_bytes(2, "big") * 8192)
+    store = MemoryBlockStore()
+    root = str(import_directory(tmp_path / "store", store, "unixfs-v1-2025"))
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        fs = _fs([gw.url], tmp_path)
+        trigger = filesystem.PREFETCH_TRIGGER
+        partial = fs.cat([f"{root}/var/0.{i}" for i in range(trigger - 1)])  # below the trigger: one by one
+        assert gw.count() == trigger - 1
+
+        async def load_all():
+            return await asyncio.gather(*(fs._cat_file(f"{root}/var/0.{i}") for i in range(count)))
+
+        everything = fs.loop and asyncio.run_coroutine_threadsafe(load_all(), fs.loop).result(60)
+        assert everything == [i.to_bytes(2, "big") * 8192 for i in range(count)]
+        assert all(partial[f"{root}/var/0.{i}"] == everything[i] for i in range(trigger - 1))
+        # concurrent cold reads each fetch on their own until the directory has seen `trigger`
+        # of them once it is verified; everything after that came in one stream
+        assert gw.count() <= 2 * trigger + 1 < count
+        assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+        fresh = _fs([gw.url], tmp_path)  # every block is in the shared cache now
+        assert fresh.cat_file(f"{root}/var/0.{count - 1}") == everything[-1]
+        assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+
+
+def test_a_failing_stream_still_yields_every_file(tmp_path):
+    from eurec4a.ipfs import filesystem
+
+    root_dir = tmp_path / "store" / "var"
+    root_dir.mkdir(parents=True)
+    count = 2 * filesystem.PREFETCH_TRIGGER
+    for i in range(count):
+        (root_dir / f"0.{i}").write_bytes(bytes([i]) * 5000)
+    store = MemoryBlockStore()
+    root = str(import_directory(tmp_path / "store", store, "unixfs-v1-2025"))
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        gw.faults.seed = 3
+        gw.faults.failure_rate = 0.3
+        fs = _fs([gw.url], tmp_path)
+        got = fs.cat([f"{root}/var/0.{i}" for i in range(count)])
+        assert [got[f"{root}/var/0.{i}"] for i in range(count)] == [bytes([i]) * 5000 for i in range(count)]

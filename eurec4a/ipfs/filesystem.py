@@ -15,6 +15,10 @@ through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
   and the file in one CAR (``dag-scope=entity``, with ``entity-bytes`` for ranges);
   once a directory is verified, its files are fetched by their own CID
   (``/ipfs/<file CID>``), so no directory block crosses the wire twice.
+* **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read in one
+  directory (a zarr variable loaded whole) streams the rest of the directory in one
+  CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
+  for their blocks in it.
 * **cached** in the CID-keyed :class:`eurec4a.cache.Cache` shared by all processes; a
   warm read makes no request. :meth:`IPFSFileSystem.fetch_dag` and
   :meth:`IPFSFileSystem.prefetch` fetch a whole DAG in one CAR stream and record it
@@ -80,6 +84,14 @@ MEMO_ENTRIES = 65536
 #: Verified blocks of one answer written to the cache together (bytes): large enough to
 #: spare thread hand-offs, small enough to bound the memory of a whole-dataset stream.
 WRITE_BATCH_BYTES = 8 * 1024 * 1024
+#: Cold file reads in one directory after which the whole directory is streamed in one
+#: CAR (``dag-scope=all``): the pattern of a zarr variable being loaded whole.
+PREFETCH_TRIGGER = 16
+#: Largest directory (bytes, as its verified parent announces) streamed whole that way:
+#: a partial read of a bigger variable never downloads all of it.
+PREFETCH_MAX_BYTES = 256 * 1024 * 1024
+#: Seconds between checks of a file read waiting for a whole-directory stream.
+STREAM_POLL = 0.02
 #: fsspec's own constructor keywords, accepted besides ours and ipfsspec's.
 FSSPEC_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"})
 
@@ -268,6 +280,8 @@ class IPFSFileSystem(AsyncFileSystem):
         self._paths = _Memo(MEMO_ENTRIES)  # path text -> (root CID, parts, "<CID>/<parts>")
         self._resolved = _Memo(MEMO_ENTRIES)  # "<CID>/<parts>" -> (CID, tsize)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
+        self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
         #: Gateway requests made and blocks stored by this instance (for tests and benchmarks).
         self.statistics = {"requests": 0, "blocks_received": 0, "blocks_dropped": 0, "bytes_received": 0}
 
@@ -526,12 +540,58 @@ class IPFSFileSystem(AsyncFileSystem):
         policy = self._not_found_policy(path)
 
         async def fetch_file(missing: _Missing) -> None:
+            if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
+                return
             if cid.codec.code == RAW:
                 await self._fetch_raw(cid, not_found=policy)
             else:  # by the file's own CID: no directory block is sent again
                 await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
 
         return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file)
+
+    async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
+        """Detect a full read of a directory and let a file wait for one whole-directory stream.
+
+        The :data:`PREFETCH_TRIGGER`-th cold file read in one directory (a zarr variable
+        being loaded whole) starts one background ``dag-scope=all`` stream of that
+        directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`.
+        Cold reads in that directory then wait for their blocks to arrive in the stream
+        instead of asking on their own. Returns True when ``op()`` can now run locally;
+        False when the caller should fetch (no stream, or the stream failed or ended
+        without the blocks). A stream's failure never reaches the caller.
+        """
+        root, parts, _ = self._parse(path)
+        if not parts:
+            return False
+        parent, rest, tsize, missing = self._walk_local(root, parts[:-1])
+        if missing is not None or rest:
+            return False
+        key = (id(asyncio.get_running_loop()), bytes(parent))
+        stream = self._streams.get(key)
+        if stream is None:
+            count = self._dir_reads.get(key, 0) + 1
+            self._dir_reads[key] = count
+            if count < PREFETCH_TRIGGER or tsize is None or tsize > PREFETCH_MAX_BYTES \
+                    or self.cache.is_complete(parent):
+                return False
+            stream = asyncio.ensure_future(self._stream_directory(parent, tsize))
+            self._streams[key] = stream
+        while True:
+            try:
+                op()
+                return True
+            except _Missing:
+                if stream.done():
+                    return False
+            await asyncio.wait({stream}, timeout=STREAM_POLL)
+
+    async def _stream_directory(self, cid: CID, tsize: int) -> None:
+        try:
+            await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize), not_found="failover")
+            if self._complete_locally(cid):
+                self.cache.mark_complete(cid)
+        except Exception as exc:  # the readers waiting for it fetch on their own instead
+            logger.info("prefetching /ipfs/%s failed (%s); files are fetched one by one", cid, exc)
 
     async def _get_file(self, rpath: str, lpath: Any, callback: Any = DEFAULT_CALLBACK, **kwargs: Any) -> None:
         data = await self._cat_file(rpath)
