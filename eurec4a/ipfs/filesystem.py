@@ -468,28 +468,31 @@ class IPFSFileSystem(AsyncFileSystem):
         hit = self._resolved.get(key)
         if hit is not None:
             return hit
-        fetched = False
+        cars = 0  # CAR requests made for this path: one at the root, one more below it at most
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
             cid, rest, tsize, missing = self._walk_local(root, parts)
             if missing is None:
                 self._resolved.put(key, (cid, tsize))
                 return cid, tsize
-            if fetched:
-                await self._fetch_raw(missing)
+            at_root = cid == root
+            if cars >= 2 or (cars == 1 and at_root):
+                await self._fetch_raw(missing, not_found="definitive" if missing == root else "failover")
                 continue
-            fetched = True
+            cars += 1
             try:
-                await self._fetch_car(cid, rest, params, max_bytes=_cap(tsize))
+                # At the root, a 404 for the path is checked here against the verified directory
+                # rather than by asking every gateway (zarr probes absent keys such as zarr.json).
+                await self._fetch_car(cid, rest, params, max_bytes=_cap(tsize),
+                                      not_found="first" if at_root else "definitive")
             except ContentNotFoundError:
-                if cid == root:
-                    raise  # every configured gateway said 404 for the CID and path the user gave
+                if at_root:
+                    # is the CID itself unknown (every gateway must agree), or only the path?
+                    await self._fetch_raw(root, not_found="definitive")
                 # below verified data a 404 may only mean "lacks blocks": go on block by block
             except GatewayError as exc:
                 if not getattr(exc, "not_found_at", None):
                     raise
                 # some gateways said 404, the others failed: check the path against verified blocks
-                if cid == root:
-                    await self._fetch_raw(root, not_found="definitive")
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
     # ------------------------------------------------------------ fsspec async API

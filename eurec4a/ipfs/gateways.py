@@ -295,6 +295,8 @@ class GatewayPool:
             ``"definitive"``: a 404/410 from *every* gateway raises
             :class:`~eurec4a.errors.ContentNotFoundError`. ``"failover"``: the content is
             known to exist, so that ends in :class:`~eurec4a.errors.GatewayError`.
+            ``"first"``: the first 404 raises :class:`~eurec4a.errors.ContentNotFoundError`
+            (for a caller that checks the answer against verified blocks itself).
 
         Raises
         ------
@@ -360,6 +362,8 @@ class GatewayPool:
             try:
                 result = await self._attempt(session, url, cid, parts, params, accept, consume)
             except _NotFound as exc:
+                if not_found == "first":
+                    raise ContentNotFoundError(f"{label} was not found at {url} ({exc.status})") from None
                 lacking.add(url)
                 errors[url] = f"does not have it ({exc.status})"
             except _RateLimited as exc:
