@@ -72,7 +72,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from typing import Awaitable, Callable, Iterable, TypeVar
 
 import aiohttp
 
@@ -500,20 +500,3 @@ class _RateLimited(Exception):
     def __init__(self, seconds: float):
         super().__init__(seconds)
         self.seconds = seconds
-
-
-def describe_pool(pool: GatewayPool) -> dict[str, Any]:
-    """Health of each gateway of ``pool`` as this process sees it (for ``eurec4a doctor``).
-
-    Examples
-    --------
-    >>> describe_pool(GatewayPool(["http://127.0.0.1:8080"]))["http://127.0.0.1:8080"]["failures"]
-    0
-    """
-    now = time.monotonic()
-    out = {}
-    for url in pool.urls:
-        state = _state(url)
-        out[url] = {"failures": state.failures, "resting_for": max(state.rest_until - now, 0.0),
-                    "reason": state.rest_reason}
-    return out
