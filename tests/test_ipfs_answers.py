@@ -329,3 +329,35 @@ def test_a_failing_stream_still_yields_every_file(tmp_path):
         fs = _fs([gw.url], tmp_path)
         got = fs.cat([f"{root}/var/0.{i}" for i in range(count)])
         assert [got[f"{root}/var/0.{i}"] for i in range(count)] == [bytes([i]) * 5000 for i in range(count)]
+
+
+def test_a_drip_feeding_gateway_ends_at_the_deadline_naming_it(tmp_path):
+    root, _ = _content(tmp_path)
+
+    def drip(path):
+        def chunks():
+            while True:
+                time.sleep(0.3)
+                yield b"\x01"
+        return 200, CAR_HEADERS, chunks()
+
+    with Scripted(drip) as slow:
+        start = time.monotonic()
+        with pytest.raises(GatewayError, match="EUREC4A_DEADLINE"):
+            _fs([slow.url], tmp_path, timeout=2, deadline=3).cat_file(f"{root}/plain.txt")
+        assert time.monotonic() - start < 3 * 1.5
+
+
+def test_a_stalled_gateway_names_the_read_timeout(tmp_path):
+    root, _ = _content(tmp_path)
+
+    def stall(path):
+        def chunks():
+            yield b""
+            time.sleep(30)
+            yield b""
+        return 200, CAR_HEADERS, chunks()
+
+    with Scripted(stall) as stalled:
+        with pytest.raises(GatewayError, match="EUREC4A_TIMEOUT|EUREC4A_DEADLINE"):
+            _fs([stalled.url], tmp_path, timeout=0.5, deadline=4).cat_file(f"{root}/plain.txt")

@@ -472,8 +472,10 @@ class GatewayPool:
                 f"({self.timeout:g} s; timeout=..., EUREC4A_TIMEOUT), add gateways (IPFS_GATEWAY, "
                 "EUREC4A_IPFS_GATEWAYS) or run a local IPFS node."
             )
+        timeout_hint = (f" The read timeout is {self.timeout:g} s (timeout=..., EUREC4A_TIMEOUT)."
+                        if "timed out" in lines else "")
         return GatewayError(
-            f"no IPFS gateway delivered verified content for {label}{spent} ({lines}). "
+            f"no IPFS gateway delivered verified content for {label}{spent} ({lines}).{timeout_hint} "
             "Check your network, add gateways (IPFS_GATEWAY, EUREC4A_IPFS_GATEWAYS) or run a local IPFS node; "
             "content already in the cache (see `eurec4a pull`) works offline."
         )
