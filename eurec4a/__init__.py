@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fsspec as _fsspec
 
-from eurec4a.api import get_intake_catalog, open_catalog
+from eurec4a.api import get_intake_catalog, open_catalog, reset_state
 from eurec4a.settings import USER_AGENT, __version__
 from eurec4a.errors import (
     BlockVerificationError,
@@ -32,6 +32,7 @@ from eurec4a.errors import (
     Eurec4aWarning,
     GatewayError,
     InvalidCIDError,
+    InvalidCIDPathError,
     InvalidDAGError,
     InvalidModeError,
     NotADirectoryInDAGError,
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "USER_AGENT",
     "get_intake_catalog",
+    "reset_state",
     "open_catalog",
     "get_latest_intake_cid",
     "get_catalog_versions",
@@ -66,6 +68,7 @@ __all__ = [
     "Eurec4aError",
     "InvalidModeError",
     "InvalidCIDError",
+    "InvalidCIDPathError",
     "PointerFileError",
     "CatalogNotFoundError",
     "ServerUnreachableError",

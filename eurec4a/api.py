@@ -39,7 +39,7 @@ from eurec4a.versions import fetch_pointer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["get_intake_catalog", "open_catalog", "parse_mode", "CATALOG_FILE"]
+__all__ = ["get_intake_catalog", "open_catalog", "parse_mode", "reset_state", "CATALOG_FILE"]
 
 #: The catalog's root file inside an IPFS catalog tree.
 CATALOG_FILE = "catalog.yml"
@@ -140,7 +140,12 @@ def get_intake_catalog(use_ipfs: bool | str | None = False, *, catalog_url: str 
     if mode is None:
         url = config.resolve("catalog_url", catalog_url).value
         try:
-            return open_yaml_catalog(url, transport_options=http_storage_options(url, timeout), **kwargs)
+            transport = dict(http_storage_options(url, timeout) or {})
+            # the classic tree may name catalogs and data on IPFS: they use this call's IPFS settings
+            ipfs = {"gateways": gateways, "cache_dir": cache_dir, "cache_size": cache_size, "timeout": timeout}
+            if any(v is not None for v in ipfs.values()):
+                transport["ipfs"] = {k: v for k, v in ipfs.items() if v is not None}
+            return open_yaml_catalog(url, transport_options=transport, **kwargs)
         except ServerUnreachableError as exc:
             text = str(exc).rstrip()
             raise ServerUnreachableError(
@@ -256,3 +261,27 @@ def ipfs_filesystem(**storage_options: Any):
     import fsspec
 
     return fsspec.filesystem("ipfs", **storage_options)
+
+
+def reset_state() -> None:
+    """Forget what this process remembers between calls: gateway health, fetched pointer files and
+    flight segments, and the cached ``ipfs`` filesystem instances.
+
+    The package keeps this process-wide state only where sharing pays (a struggling gateway
+    gets less traffic from every catalog of the process; the pointer file is asked for at most
+    once per time to live). Long-running services and test suites call this to start afresh;
+    nothing on disk is touched (``eurec4a cache clear`` does that).
+
+    Examples
+    --------
+    >>> import eurec4a
+    >>> eurec4a.reset_state()
+    """
+    from eurec4a import segments, versions
+    from eurec4a.ipfs.filesystem import IPFSFileSystem
+    from eurec4a.ipfs.gateways import reset_gateway_state
+
+    reset_gateway_state()
+    versions.clear_memo()
+    segments.clear_memo()
+    IPFSFileSystem.clear_instance_cache()

@@ -75,11 +75,12 @@ b'hello'
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
 import logging
-import math
 import os
 import secrets
+import shutil
+import stat
 import threading
 import time
 from pathlib import Path
@@ -98,7 +99,10 @@ __all__ = [
     "default_cache_size",
     "parse_size",
     "atomic_write_bytes",
-    "read_json_with_age",
+    "Cache",
+    "MAX_DOCUMENT_SIZE",
+    "MAX_ENTRY_SIZE",
+    "read_regular_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -121,7 +125,15 @@ RESCAN_FRACTION = 0.1
 #: A file modified more than this far (seconds) in the future has an unknown age.
 CLOCK_SKEW = 60.0
 
+#: Largest block entry read from the cache (bytes): blocks are at most 2 MiB by the
+#: IPFS spec; anything larger on disk is not an entry this package wrote.
+MAX_ENTRY_SIZE = 4 * 1024 * 1024
+#: Largest document (pointer-file copy, flight segments) stored or read (bytes).
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
+
 _BLOCKS = "blocks"
+_COMPLETE = "complete"
+_DOCUMENTS = "documents"
 
 SizeLike = Union[int, str]
 
@@ -182,6 +194,56 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.stat_result] | None:
+    """Read a cache file safely: a regular file, not a symlink, at most ``max_bytes``.
+
+    Opened with ``O_NOFOLLOW`` and ``O_NONBLOCK``, so a symlink (say to ``/dev/zero``)
+    or a FIFO planted in the cache neither hangs nor fills memory: anything that is
+    not a regular file of at most ``max_bytes`` reads as absent (``None``). Returns the
+    bytes and the ``fstat`` of exactly the file read.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "x"
+    >>> read_regular_file(target, 10) is None
+    True
+    >>> atomic_write_bytes(target, b"abc")
+    >>> read_regular_file(target, 10)[0], read_regular_file(target, 2)
+    (b'abc', None)
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink (ELOOP), unreadable entry or directory: a miss
+        logger.debug("cannot open cache file %s: %s", path, exc)
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+            logger.warning("ignoring cache file %s: not a regular file of at most %d bytes", path, max_bytes)
+            return None
+        chunks = []
+        remaining = st.st_size + 1  # one byte more: notices a file that grew meanwhile
+        while remaining > 0:
+            chunk = os.read(fd, remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > st.st_size:
+            return None
+        return data, st
+    except OSError as exc:
+        logger.debug("cannot read cache file %s: %s", path, exc)
+        return None
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
@@ -215,56 +277,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool
         os.replace(tmp, path)
     finally:
         _unlink_quietly(tmp)  # only still there if something failed
-
-
-def read_json_with_age(path: str | os.PathLike[str]) -> tuple[Any, float] | None:
-    """Read a JSON file and say how old it is.
-
-    Parameters
-    ----------
-    path
-        The file to read.
-
-    Returns
-    -------
-    tuple or None
-        ``(obj, age_seconds)``, where the age counts from the file's last
-        modification; ``None`` if the file does not exist, cannot be read or is not
-        valid UTF-8 JSON (a warning is logged for the last two). A file modified more
-        than a minute in the future (a clock that jumped) has age ``math.inf``:
-        its age is unknown, so callers treat it as stale.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "cids.json"
-    >>> read_json_with_age(target) is None
-    True
-    >>> atomic_write_bytes(target, b'{"a": 1}')
-    >>> obj, age = read_json_with_age(target)
-    >>> obj, 0 <= age < 60
-    ({'a': 1}, True)
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-            # fstat of the open file: the age belongs to exactly the content read
-            mtime = os.fstat(f.fileno()).st_mtime
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        logger.warning("cannot read %s (%s); ignoring it", path, exc)
-        return None
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        logger.warning("%s is not valid JSON (%s); ignoring it", path, exc)
-        return None
-    age = time.time() - mtime
-    if age < -CLOCK_SKEW:
-        age = math.inf
-    return obj, max(age, 0.0)
 
 
 # ---------------------------------------------------------------- the block cache
@@ -399,15 +411,10 @@ class BlockCache:
         if cid.hashfun.name == "identity":
             return bytes(cid.raw_digest)  # the block is inlined in the CID itself
         path = self.entry_path(cid)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-                st = os.fstat(f.fileno())
-        except FileNotFoundError:
+        found = read_regular_file(path, MAX_ENTRY_SIZE)
+        if found is None:
             return None
-        except OSError as exc:  # unreadable entry or directory: a miss, not a failure
-            logger.debug("cannot read cache entry %s: %s", path, exc)
-            return None
+        data, st = found
         try:
             verify_block(cid, data, source=f"cache entry {path}")
         except BlockVerificationError:
@@ -494,17 +501,21 @@ class BlockCache:
         self._note_written(len(data))
 
     def _write(self, path: Path, data: bytes) -> bool:
-        for attempt in range(2):
+        # The shard folder is made only when a write finds it missing (once per shard,
+        # not a mkdir per block); a clear() racing with us just costs one more try.
+        for attempt in range(3):
             tmp = _temp_name(path)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 _write_temp(tmp, data, self.fsync)
                 os.replace(tmp, path)
                 return True
             except FileNotFoundError:
-                # clear() removed the shard directory between mkdir and write, or the
-                # temp file before the rename: try once more.
-                if attempt:
+                if attempt == 2:
+                    return False
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    self._warn_write_failed(path, exc)
                     return False
             except PermissionError as exc:
                 if not path.exists():  # else Windows: another process holds the entry open
@@ -683,49 +694,219 @@ class BlockCache:
             self._written_since_scan = 0
 
 
-# ---------------------------------------------------------------------------------------
-# >>> MINIMAL STAND-IN, branch "catalog" (flight segments). The "ipfs" helper adds the real
-# >>> ``Cache`` with a documents API; at merge keep theirs and drop this block. Only the two
-# >>> methods below are used by eurec4a.segments, with exactly these signatures.
-# ---------------------------------------------------------------------------------------
+# ---------------------------------------------------------------- the whole cache folder
+
 class Cache:
-    """The cache folder's small documents (copies of downloaded files), by namespace and key.
+    """The cache folder: verified blocks, completeness markers and small documents.
+
+    This façade owns everything below its folder, so :meth:`clear` and :meth:`evict`
+    keep the parts consistent (a marker never outlives the blocks it vouches for)::
+
+        <path>/blocks/<shard>/<multihash>     verified blocks (:class:`BlockCache`)
+        <path>/complete/<multihash>           "every block of this DAG is in blocks/"
+        <path>/documents/<namespace>/<key>    pointer-file copies, flight segments, ...
 
     Parameters
     ----------
     path
-        The cache folder (``resolve("cache_dir").value``).
+        The folder (default: the ``cache_dir`` setting, ``EUREC4A_CACHE_DIR``).
     max_size
-        The cache's size limit (unused by documents, which are small).
+        Size limit for blocks (bytes or ``"10GB"``; default the ``cache_size`` setting,
+        ``EUREC4A_CACHE_SIZE``). ``0`` stores no blocks; documents are always stored.
+    fsync
+        Flush each block to disk before it becomes visible (see :class:`BlockCache`).
 
     Examples
     --------
     >>> import tempfile
-    >>> cache = Cache(tempfile.mkdtemp())
-    >>> cache.put_document("segments", "https://example.org/v1.2/all_flights.yaml", b"HALO: {}")
-    >>> cache.get_document("segments", "https://example.org/v1.2/all_flights.yaml")[0]
-    b'HALO: {}'
-    >>> cache.get_document("segments", "other") is None
+    >>> cache = Cache(tempfile.mkdtemp(), "1 MiB")
+    >>> cache.put_document("pointers", "https://example.org/cids.json", b"{}")
+    >>> data, stored = cache.get_document("pointers", "https://example.org/cids.json")
+    >>> data, stored > 0
+    (b'{}', True)
+    >>> cache.clear()
+    >>> cache.get_document("pointers", "https://example.org/cids.json") is None
     True
     """
 
-    def __init__(self, path: str | os.PathLike[str], max_size: Any = None):
-        self.path = Path(path)
-        self.max_size = max_size
+    def __init__(self, path: str | os.PathLike[str] | None = None, max_size: SizeLike | None = None, *,
+                 fsync: bool = False) -> None:
+        self.blocks = BlockCache(path, max_size, fsync=fsync)
+        self.path = self.blocks.path
+        self.max_size = self.blocks.max_size
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Cache":
+        """The cache that ``settings`` (:class:`eurec4a.settings.Settings`) names.
+
+        Examples
+        --------
+        >>> from eurec4a.settings import Settings
+        >>> s = Settings.resolve(cache_dir="/tmp/eurec4a-doc-cache", cache_size="1GB", environ={})
+        >>> Cache.from_settings(s).max_size
+        1000000000
+        """
+        return cls(settings.cache_dir, settings.cache_size)
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.path)!r}, max_size={self.max_size})"
+
+    # ---- blocks (delegated)
+
+    def get(self, cid: CID | str) -> bytes | None:
+        """The verified block of ``cid`` or ``None`` (see :meth:`BlockCache.get`)."""
+        return self.blocks.get(cid)
+
+    def put(self, cid: CID | str, data: bytes, verify: bool = True) -> None:
+        """Store a block (see :meth:`BlockCache.put`)."""
+        self.blocks.put(cid, data, verify=verify)
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.blocks
+
+    # ---- completeness markers
+
+    def _marker(self, cid: CID | str) -> Path:
+        multihash = bytes(_as_cid(cid).digest)
+        return self.path / _COMPLETE / _b32(multihash)
+
+    def mark_complete(self, cid: CID | str) -> None:
+        """Record that every block reachable from ``cid`` is stored (the caller checked it).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> cache.mark_complete(raw_cid(b"x")); cache.is_complete(raw_cid(b"x"))
+        True
+        """
+        try:
+            atomic_write_bytes(self._marker(cid), b"", fsync=False)
+        except OSError as exc:  # a read-only cache: walking the DAG again is the only cost
+            logger.debug("cannot record complete DAG %s: %s", cid, exc)
+
+    def is_complete(self, cid: CID | str) -> bool:
+        """Whether :meth:`mark_complete` was called for ``cid`` (and not cleared or evicted since)."""
+        try:
+            st = os.lstat(self._marker(cid))
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode)
+
+    def _drop_markers(self) -> None:
+        shutil.rmtree(self.path / _COMPLETE, ignore_errors=True)
+
+    # ---- documents
 
     def _document_path(self, namespace: str, key: str) -> Path:
-        import hashlib
-
-        return self.path / "documents" / namespace / hashlib.sha256(key.encode("utf-8")).hexdigest()
+        if not namespace or not namespace.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"document namespace {namespace!r} must be letters, digits, '-' or '_'")
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+        return self.path / _DOCUMENTS / namespace / digest
 
     def put_document(self, namespace: str, key: str, data: bytes) -> None:
-        """Store ``data`` under ``(namespace, key)``, atomically (readers see old or new, never half)."""
-        atomic_write_bytes(self._document_path(namespace, key), data)
+        """Store ``data`` under ``(namespace, key)`` atomically (readers see old or new, never half).
+
+        Raises
+        ------
+        CacheError
+            ``data`` is larger than :data:`MAX_DOCUMENT_SIZE`, or the folder is not writable.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> cache.put_document("segments", "HALO", b"[]")
+        >>> cache.get_document("segments", "HALO")[0]
+        b'[]'
+        """
+        data = bytes(data)
+        if len(data) > MAX_DOCUMENT_SIZE:
+            raise CacheError(f"document {namespace}/{key} has {len(data)} bytes, more than the "
+                             f"{MAX_DOCUMENT_SIZE} a cache document may have")
+        # The key is stored inside the file too: a hash collision (or a planted file)
+        # then reads as a miss, never as another key's document.
+        header = key.encode("utf-8") + b"\n"
+        try:
+            atomic_write_bytes(self._document_path(namespace, key), header + data, fsync=False)
+        except OSError as exc:
+            raise CacheError(f"cannot store {namespace}/{key} in the cache at {self.path} ({exc}); set "
+                             f"{CACHE_DIR_ENV} (cache_dir) to a writable directory") from exc
 
     def get_document(self, namespace: str, key: str) -> tuple[bytes, float] | None:
-        """``(data, time stored in epoch seconds)`` of ``(namespace, key)``, or ``None``."""
-        path = self._document_path(namespace, key)
-        try:
-            return path.read_bytes(), path.stat().st_mtime
-        except OSError:
+        """``(bytes, time stored in epoch seconds)`` of a document, ``None`` if absent or unreadable.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Cache(tempfile.mkdtemp()).get_document("pointers", "nothing") is None
+        True
+        """
+        header = key.encode("utf-8") + b"\n"
+        found = read_regular_file(self._document_path(namespace, key), MAX_DOCUMENT_SIZE + len(header))
+        if found is None:
             return None
+        raw, st = found
+        if not raw.startswith(header):
+            return None
+        return raw[len(header):], st.st_mtime
+
+    # ---- housekeeping
+
+    def evict(self, target: SizeLike | None = None) -> int:
+        """Evict least recently used blocks down to ``target`` bytes (see :meth:`BlockCache.evict`).
+
+        Completeness markers go too when any block does: a marker must never claim
+        blocks that are gone. Documents are small and kept.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Cache(tempfile.mkdtemp()).evict(0)
+        0
+        """
+        removed = self.blocks.evict(target)
+        if removed:
+            self._drop_markers()
+        return removed
+
+    def clear(self) -> None:
+        """Delete everything: blocks, completeness markers and documents.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> cache.put(raw_cid(b"a"), b"a"); cache.mark_complete(raw_cid(b"a"))
+        >>> cache.clear()
+        >>> cache.is_complete(raw_cid(b"a")), raw_cid(b"a") in cache
+        (False, False)
+        """
+        self._drop_markers()  # first: no moment where a marker vouches for deleted blocks
+        self.blocks.clear()
+        shutil.rmtree(self.path / _DOCUMENTS, ignore_errors=True)
+
+    def info(self) -> dict[str, Any]:
+        """``path``, ``entries`` (blocks + documents), ``size_bytes`` and ``max_size``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> cache.put_document("x", "k", b"abc")
+        >>> cache.info()["entries"]
+        1
+        """
+        out = self.blocks.info()
+        for root, _dirs, files in os.walk(self.path / _DOCUMENTS):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(root, name))
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and not name.endswith(TEMP_SUFFIX):
+                    out["entries"] += 1
+                    out["size_bytes"] += st.st_size
+        return out

@@ -212,7 +212,7 @@ _ADVICE = {
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from eurec4a.cache import BlockCache
+    from eurec4a.cache import Cache
 
     settings = config.Settings.resolve(catalog_url=args.catalog_url, pointer_url=args.pointer_url,
                                        cache_dir=args.cache_dir, gateways=args.gateways)
@@ -245,11 +245,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     if not local:
         findings.append(("local node", "none found", "IPFS_GATEWAY / ~/.ipfs/gateway", False, "",
                          "install and start an IPFS node (kubo) or set IPFS_GATEWAY for faster access"))
-    # TODO(ipfs helper): eurec4a.cache.Cache(...).info() once it owns the whole cache folder
-    cache = BlockCache(settings.cache_dir, max_size=settings.cache_size)
-    info = cache.info()
+    info = Cache.from_settings(settings).info()
     findings.append(("cache", str(info["path"]), settings.setting("cache_dir").describe(), True,
-                     f"{info['entries']} blocks, {format_size(info['size_bytes'])} of {format_size(info['max_size'])} "
+                     f"{info['entries']} entries, {format_size(info['size_bytes'])} of {format_size(info['max_size'])} "
                      f"(limit from {settings.setting('cache_size').describe()})", ""))
     if args.json:
         print(json.dumps([dict(zip(("what", "value", "source", "ok", "detail", "advice"), f)) for f in findings],
@@ -300,11 +298,10 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from eurec4a.cache import BlockCache
+    from eurec4a.cache import Cache
 
-    # TODO(ipfs helper): eurec4a.cache.Cache(...).clear()/info() once it owns the whole cache folder
     settings = config.Settings.resolve(cache_dir=args.cache_dir)
-    cache = BlockCache(settings.cache_dir, max_size=settings.cache_size)
+    cache = Cache.from_settings(settings)  # the whole folder: blocks, completeness markers, documents
     if args.action == "clear":
         cache.clear()
         print(f"cleared {cache.path}")

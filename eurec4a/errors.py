@@ -22,6 +22,7 @@ __all__ = [
     "Eurec4aError",
     "InvalidModeError",
     "InvalidCIDError",
+    "InvalidCIDPathError",
     "PointerFileError",
     "CatalogNotFoundError",
     "ServerUnreachableError",
@@ -63,6 +64,14 @@ class InvalidCIDError(Eurec4aError, ValueError):
     """A string that should be a content identifier (CID) is not one."""
 
 
+class InvalidCIDPathError(InvalidCIDError, FileNotFoundError):
+    """An ``ipfs://`` path does not start with a valid CID.
+
+    A :class:`FileNotFoundError` too, as in ipfsspec: ``exists``, ``isdir`` and
+    ``isfile`` return False for it and ``except OSError`` catches it.
+    """
+
+
 class PointerFileError(Eurec4aError, ValueError):
     """The pointer file (``cids.json``) is not JSON or lacks what it must hold."""
 
@@ -75,7 +84,7 @@ class ContentNotFoundError(CatalogNotFoundError, FileNotFoundError):
     """A CID or a path below it is held by no gateway that was asked (a definitive 404)."""
 
 
-class NotADirectoryInDAGError(ContentNotFoundError):
+class NotADirectoryInDAGError(ContentNotFoundError, NotADirectoryError):
     """A path below a CID goes through something that is not a directory."""
 
 

@@ -36,31 +36,6 @@ def _dataset_cid(entry_path: str, entry) -> str:
     return urlpath[len("ipfs://"):].split("/")[0]
 
 
-def _dag_size(fs, cid) -> int | None:
-    """Total bytes of a DAG from its root's link sizes (for the progress bar's ETA)."""
-    from eurec4a.ipfs.codecs import DAG_PB, decode_pbnode
-
-    try:
-        block = fs._local_block(cid)
-    except Exception:
-        block = fs._fetch_block(cid)
-    if cid.codec.code != DAG_PB:
-        return len(block)
-    node = decode_pbnode(block)
-    if any(link.tsize is None for link in node.links):
-        return None
-    return len(block) + sum(link.tsize for link in node.links)
-
-
-def _pull_dag(fs, cid, bar) -> int:
-    """Fetch every block below ``cid`` (one CAR request, verified), then check nothing is missing."""
-    fs._fetch_car(str(cid), dag_scope="all", progress=bar.update if bar is not None else None)
-    total = 0
-    for block_cid in fs._with_blocks(lambda: list(fs.reader.walk_blocks(cid)), str(cid), dag_scope="all"):
-        total += len(fs._local_block(block_cid))
-    return total
-
-
 def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_dir: str | None = None,
          progress: bool = True) -> dict[str, Any]:
     """Copy a pinned catalog and the named datasets into the local cache, verified.
@@ -99,7 +74,7 @@ def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_d
             raise CatalogNotFoundError(f"no entry {path!r} in catalog {root}; see `eurec4a tree --cid {root}`") from exc
         datasets[path] = _dataset_cid(path, entry)
     unique = {c: parse_cid(c) for c in dict.fromkeys(datasets.values())}
-    sizes = {c: _dag_size(fs, parsed) for c, parsed in unique.items()}
+    sizes = {c: fs.dag_size(parsed) for c, parsed in unique.items()}
     total = sum(s for s in sizes.values() if s) if all(sizes.values()) else None
     bar = None
     if progress and unique:
@@ -109,7 +84,7 @@ def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_d
     pulled = 0
     try:
         for c, parsed in unique.items():
-            pulled += _pull_dag(fs, parsed, bar)
+            pulled += fs.fetch_dag(parsed, progress=bar.update if bar is not None else None)
         if bar is not None:  # the link sizes only estimate the bytes: end at 100% of what was counted
             bar.total = bar.n
             bar.refresh()

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import re
 import logging
+import math
 import os
 import threading
 import time
@@ -49,6 +49,7 @@ from typing import Any
 from multiformats import CID
 
 from eurec4a import settings as config
+from eurec4a.cache import Cache
 from eurec4a.ipfs.cid import parse_cid
 from eurec4a.errors import InvalidCIDError, PointerFileError, ServerUnreachableError
 from eurec4a.transport import http_get
@@ -65,6 +66,7 @@ __all__ = [
     "SNAPSHOT_PATH",
     "MAX_POINTER_DEPTH",
     "json_depth",
+    "clear_memo",
 ]
 
 #: The snapshot of the community's pointer file shipped with each release.
@@ -186,29 +188,39 @@ def parse_pointer(doc: Any, *, source: str = "pointer file") -> Pointer:
     return Pointer(latest, tuple(v for _, v in ordered), doc)
 
 
-def _disk_path(url: str) -> Path:
-    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
-    return Path(config.resolve("cache_dir").value) / "pointers" / f"{key}.json"
+#: Cache document namespace of pointer-file copies (:meth:`eurec4a.cache.Cache.put_document`).
+DOCUMENT_NAMESPACE = "pointers"
+#: A copy stored more than this many seconds in the future (a clock that jumped) has an unknown age.
+CLOCK_SKEW = 60.0
 
 
-def _read_disk(url: str) -> tuple[Pointer, float] | None:
-    path = _disk_path(url)
+def _read_disk(url: str, cache_dir: str | None = None) -> tuple[Pointer, float] | None:
+    """The cached copy of the pointer at ``url`` and the time it was fetched, or ``None``."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("url") != url:
-            return None
-        return parse_pointer(record["content"], source=f"cached pointer file {path}"), float(record["fetched"])
-    except (OSError, ValueError, KeyError, TypeError, PointerFileError):
+        found = Cache(config.resolve("cache_dir", cache_dir).value, 0).get_document(DOCUMENT_NAMESPACE, url)
+    except Exception as exc:  # an unusable cache folder is a miss, never a failure here
+        logger.debug("cannot read the cached pointer file: %s", exc)
+        return None
+    if found is None:
+        return None
+    data, stored = found
+    if stored - time.time() > CLOCK_SKEW:
+        stored = -math.inf  # its age is unknown: treat it as stale
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    try:
+        return parse_pointer(doc, source="cached pointer file"), stored
+    except PointerFileError:
         return None
 
 
-def _write_disk(url: str, pointer: Pointer) -> None:
-    from eurec4a.cache import atomic_write_bytes
-
-    record = {"url": url, "fetched": time.time(), "content": pointer.raw}
+def _write_disk(url: str, pointer: Pointer, cache_dir: str | None = None) -> None:
     try:
-        atomic_write_bytes(_disk_path(url), json.dumps(record, sort_keys=True).encode("utf-8"))
-    except OSError as exc:  # a read-only cache must not break catalog access
+        Cache(config.resolve("cache_dir", cache_dir).value, 0).put_document(
+            DOCUMENT_NAMESPACE, url, json.dumps(pointer.raw, sort_keys=True).encode("utf-8"))
+    except Exception as exc:  # a read-only cache must not break catalog access
         logger.warning("could not store pointer file in the cache: %s", exc)
 
 
@@ -236,7 +248,7 @@ def _age(seconds: float) -> str:
 
 
 def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, snapshot: str | None = None,
-                  refresh: bool = False) -> Pointer:
+                  refresh: bool = False, cache_dir: str | None = None) -> Pointer:
     """Get the pointer file, from memory, disk cache, server or fallbacks (see module docs).
 
     Parameters
@@ -249,6 +261,9 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
         A snapshot file to fall back on (default: the one shipped with the package).
     refresh
         Ask the server even if a fresh copy exists.
+    cache_dir
+        The cache folder holding the on-disk copy (default: the ``cache_dir`` setting,
+        ``EUREC4A_CACHE_DIR``); the copy is a document of :class:`eurec4a.cache.Cache`.
 
     Examples
     --------
@@ -265,7 +280,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
             hit = _memo.get(url)
         if hit and now - hit[0] < ttl_value:
             return hit[1]
-        disk = _read_disk(url)
+        disk = _read_disk(url, cache_dir)
         if disk and now - disk[1] < ttl_value:
             with _memo_lock:
                 _memo[url] = (disk[1], disk[0])
@@ -273,7 +288,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
     try:
         body = http_get(url, setting=f"pointer_url ({config.ENVIRONMENT['pointer_url']})")
     except ServerUnreachableError as exc:
-        disk = _read_disk(url)
+        disk = _read_disk(url, cache_dir)
         if disk:
             warnings.warn(
                 f"pointer file {url} could not be fetched ({exc.__cause__ or exc}); using the copy "
@@ -291,7 +306,7 @@ def fetch_pointer(pointer_url: str | None = None, *, ttl: float | None = None, s
             return snap[0]
         raise
     pointer = parse_pointer(body, source=f"pointer file {url}")
-    _write_disk(url, pointer)
+    _write_disk(url, pointer, cache_dir)
     with _memo_lock:
         _memo[url] = (now, pointer)
     return pointer
@@ -321,7 +336,7 @@ def get_catalog_versions(pointer_url: str | None = None, **kwargs: Any) -> list[
     return list(fetch_pointer(pointer_url, **kwargs).versions)
 
 
-def _clear_memo() -> None:
+def clear_memo() -> None:
     """Forget pointers fetched by this process (tests, long-running servers)."""
     with _memo_lock:
         _memo.clear()

@@ -49,21 +49,11 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     loopback), so a test that forgets to configure a gateway fails fast and offline.
     """
     _isolate(monkeypatch, tmp_path_factory.mktemp("home"))
-    from eurec4a import versions as pointer
-    from eurec4a.ipfs import gateways
-    from eurec4a.ipfs.filesystem import IPFSFileSystem
+    import eurec4a
 
-    from eurec4a import segments
-
-    gateways.reset_gateway_state()
-    pointer._clear_memo()
-    segments.clear_memo()
-    IPFSFileSystem.clear_instance_cache()
+    eurec4a.reset_state()
     yield
-    gateways.reset_gateway_state()
-    pointer._clear_memo()
-    segments.clear_memo()
-    IPFSFileSystem.clear_instance_cache()
+    eurec4a.reset_state()
 
 
 @pytest.fixture(scope="session")

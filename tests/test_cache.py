@@ -22,8 +22,8 @@ from eurec4a.cache import (
     atomic_write_bytes,
     default_cache_dir,
     default_cache_size,
+    Cache,
     parse_size,
-    read_json_with_age,
 )
 from eurec4a.errors import BlockVerificationError, CacheError, ConfigurationError, InvalidCIDError
 from eurec4a.ipfs.codecs import dag_pb_cid, raw_cid
@@ -348,36 +348,78 @@ def test_parse_size_rejects_bad_values_helpfully(bad):
 
 # ---------------------------------------------------------------- pointer-file helpers
 
-def test_atomic_write_and_read_json_with_age(tmp_path):
-    target = tmp_path / "deep" / "cids.json"
-    assert read_json_with_age(target) is None
+def test_atomic_write_replaces_whole_files(tmp_path):
+    target = tmp_path / "sub" / "doc.json"
     atomic_write_bytes(target, b'{"catalog": "bafy"}')
-    obj, age = read_json_with_age(target)
-    assert obj == {"catalog": "bafy"}
-    assert 0 <= age < 60
-    set_mtime(target, 7200)
-    assert 7100 < read_json_with_age(target)[1] < 7300
-    atomic_write_bytes(target, b"[1, 2]")  # replaces
-    assert read_json_with_age(target)[0] == [1, 2]
+    atomic_write_bytes(target, b"[1, 2]")
+    assert target.read_bytes() == b"[1, 2]"
     assert temp_files(tmp_path) == []
 
 
-def test_read_json_with_age_of_a_broken_file(tmp_path, caplog):
-    target = tmp_path / "cids.json"
-    target.write_bytes(b'{"half')
-    with caplog.at_level(logging.WARNING, logger="eurec4a.cache"):
-        assert read_json_with_age(target) is None
-    assert any(str(target) in r.getMessage() for r in caplog.records)
+def test_documents_round_trip_with_their_storage_time(tmp_path):
+    cache = Cache(tmp_path)
+    assert cache.get_document("pointers", "https://a/cids.json") is None
+    before = time.time()
+    cache.put_document("pointers", "https://a/cids.json", b"one")
+    cache.put_document("pointers", "https://b/cids.json", b"two")
+    cache.put_document("segments", "https://a/cids.json", b"three")  # namespaces are separate
+    data, stored = cache.get_document("pointers", "https://a/cids.json")
+    assert data == b"one" and before - 1 <= stored <= time.time() + 1
+    assert cache.get_document("pointers", "https://b/cids.json")[0] == b"two"
+    assert cache.get_document("segments", "https://a/cids.json")[0] == b"three"
+    cache.put_document("pointers", "https://a/cids.json", b"new")
+    assert cache.get_document("pointers", "https://a/cids.json")[0] == b"new"
+    assert temp_files(tmp_path) == []
 
 
-def test_read_json_with_age_from_the_future_is_stale(tmp_path):
-    target = tmp_path / "cids.json"
-    atomic_write_bytes(target, b"{}")
-    set_mtime(target, -3600)  # clock jumped back: age unknown
-    assert read_json_with_age(target)[1] == float("inf")
+def test_clear_removes_blocks_markers_and_documents(tmp_path):
+    cache = Cache(tmp_path)
+    cid = raw_cid(b"x")
+    cache.put(cid, b"x")
+    cache.mark_complete(cid)
+    cache.put_document("pointers", "u", b"doc")
+    assert cache.is_complete(cid) and cache.info()["entries"] == 2
+    cache.clear()
+    assert not cache.is_complete(cid)
+    assert cache.get(cid) is None
+    assert cache.get_document("pointers", "u") is None
+    assert cache.info()["entries"] == 0
 
 
-# ---------------------------------------------------------------- several processes
+def test_eviction_of_any_block_drops_completeness_markers(tmp_path):
+    cache = Cache(tmp_path)
+    cids = fill(cache.blocks, 3)
+    cache.mark_complete(cids[0])
+    assert cache.evict(target=0) == 3
+    assert not cache.is_complete(cids[0])
+
+
+def test_cache_from_settings_uses_the_configured_folder_and_size(tmp_path):
+    from eurec4a.settings import Settings
+
+    settings = Settings.resolve(cache_dir=str(tmp_path / "c"), cache_size="2KiB", environ={})
+    cache = Cache.from_settings(settings)
+    assert cache.path == tmp_path / "c" and cache.max_size == 2048
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need a POSIX system")
+def test_a_fifo_or_a_symlink_to_dev_zero_in_the_cache_is_a_miss(tmp_path):
+    cache = Cache(tmp_path)
+    fifo_cid, zero_cid = raw_cid(b"fifo"), raw_cid(b"zero")
+    for cid in (fifo_cid, zero_cid):
+        cache.blocks.entry_path(cid).parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(cache.blocks.entry_path(fifo_cid))
+    os.symlink("/dev/zero", cache.blocks.entry_path(zero_cid))
+    start = time.monotonic()
+    assert cache.get(fifo_cid) is None
+    assert cache.get(zero_cid) is None
+    assert time.monotonic() - start < 5  # neither hangs nor reads forever
+    cache.put_document("pointers", "u", b"doc")
+    (doc,) = (tmp_path / "documents" / "pointers").iterdir()
+    doc.unlink()
+    os.symlink("/dev/zero", doc)
+    assert cache.get_document("pointers", "u") is None
+
 
 def _worker(root: str, worker: int, rounds: int, max_size: int, start, results) -> None:
     """Put and get shared and private blocks; report the problems found on ``results``."""

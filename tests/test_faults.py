@@ -11,18 +11,16 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import eurec4a
 from eurec4a import versions as pointer
 from eurec4a.ipfs import gateways
 from eurec4a.cache import BlockCache
-from eurec4a.errors import Eurec4aError, GatewayError, ServerUnreachableError
+from eurec4a.errors import GatewayError, ServerUnreachableError
 from eurec4a.testing import BlockStore, TrustlessGateway
 
 #: A dataset that is OPeNDAP (netCDF) in the classic catalog and zarr on IPFS in the IPFS one.
@@ -219,13 +217,13 @@ def test_all_gateways_down_is_a_quick_error_naming_each(stack, tmp_path):
             eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, gateways=[a.url, b.url],
                                        cache_dir=str(tmp_path / "cache"))
         message = str(info.value)
-        assert a.url in message and b.url in message and "ConnectionError" in message
+        assert a.url in message and b.url in message and "connection refused" in message
         assert f"after {2 * gateways.UNREACHABLE_ATTEMPTS} attempts" in message
 
 
 def test_outage_respects_the_request_deadline(stack, tmp_path, monkeypatch):
     # A deadline shorter than the rest the gateway asks for: the request gives up instead of sleeping.
-    monkeypatch.setattr(gateways, "REQUEST_DEADLINE", 2.0)
+    monkeypatch.setenv("EUREC4A_DEADLINE", "2")
     with extra_gateway(stack, failure_status=429, retry_after=20, failure_rate=1.0) as limited:
         with pytest.raises(GatewayError, match="rate limited"):
             eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, gateways=[limited.url],
@@ -236,7 +234,7 @@ def test_outage_respects_the_request_deadline(stack, tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- pointer file
 def test_pointer_server_down_warm_cache_uses_last_known_value(stack, classic_names, monkeypatch):
     assert sorted(eurec4a.get_intake_catalog(use_ipfs=True)) == classic_names  # fetches the pointer
-    pointer._clear_memo()  # a new process...
+    pointer.clear_memo()  # a new process...
     monkeypatch.setenv("EUREC4A_POINTER_TTL", "0")  # ...whose copy has expired
     stack.static.faults.down = True
     with pytest.warns(UserWarning, match=r"could not be fetched.*fetched \d+ seconds ago"):
@@ -272,7 +270,7 @@ def test_classic_server_down_names_url_and_suggests_ipfs(stack):
 
 def test_classic_down_but_ipfs_fallback_works_as_advised(stack, classic_names):
     eurec4a.get_latest_intake_cid()  # the pointer was fetched once, earlier
-    pointer._clear_memo()
+    pointer.clear_memo()
     stack.static.faults.down = True
     with pytest.raises(ServerUnreachableError, match="use_ipfs=True"):
         eurec4a.get_intake_catalog()

@@ -172,7 +172,7 @@ def test_any_pointer_file_gives_a_catalog_or_a_pointer_error(stack, pointer_serv
     body = data.draw(_pointer_documents(stack.root_cid), label="pointer file")
     path.write_bytes(body)
     monkeypatch.setenv("EUREC4A_POINTER_TTL", "0")  # every example asks the server
-    pointer._clear_memo()
+    pointer.clear_memo()
     gateways.reset_gateway_state()
     kind, result = bounded(eurec4a.get_intake_catalog, use_ipfs=True, pointer_url=f"{srv.url}/cids.json",
                            gateways=[stack.gateway.url])

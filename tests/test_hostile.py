@@ -71,7 +71,7 @@ try:
         if op == "pointer":
             out["result"] = eurec4a.get_latest_intake_cid(args["pointer_url"])
         elif op == "classic":
-            cat = eurec4a.get_intake_catalog(catalog_url=args["catalog_url"])
+            cat = eurec4a.get_intake_catalog(catalog_url=args["catalog_url"], gateways=args["gateways"])
             out["result"] = [path for path, _ in walk(cat, on_error="raise")]
         else:
             mode = True if op == "latest" else args["cid"]

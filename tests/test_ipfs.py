@@ -1,11 +1,9 @@
 """The ``ipfs://`` filesystem against the local trustless gateway: verified, cached, failing over."""
-import os
 import pickle
 
 import fsspec
 import pytest
 
-import eurec4a  # registers the filesystem
 from eurec4a.cache import BlockCache
 from eurec4a.errors import ContentNotFoundError, GatewayError
 from eurec4a.ipfs.filesystem import IPFSFileSystem
@@ -150,15 +148,26 @@ def test_flaky_gateway_all_reads_succeed(content):
         assert flaky.count() > 20  # some requests failed and were retried
 
 
-def test_not_found_is_definitive_and_does_not_sweep_gateways(content):
+def test_not_found_is_definitive_when_every_gateway_agrees(content):
     root, blocks = content
     with TrustlessGateway(blocks) as first, TrustlessGateway(blocks) as second:
         fs = _fs(first, second)
         with pytest.raises(ContentNotFoundError, match="typo"):
             fs.cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/catalog.yml")
-        assert first.count() == 1 and second.count() == 0
+        # the path's 404 at the first gateway, then the CID itself at each: no retries, no sweep
+        assert first.count() == 2 and second.count() == 1
         with pytest.raises(FileNotFoundError):
             fs.cat(f"ipfs://{root}/no/such/file")
+
+
+def test_a_404_from_a_gateway_lacking_the_content_fails_over(content):
+    root, blocks = content
+    with TrustlessGateway(BlockStore()) as empty, TrustlessGateway(blocks) as full:
+        fs = _fs(empty, full)
+        assert fs.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+        # the path at the root (404), the root alone, the rest of the path: each asked of the
+        # lacking gateway first, answered by the other; never a definitive "not found"
+        assert empty.count() <= 3 and full.count() <= 2
 
 
 def test_rate_limited_gateway_is_rested_not_hammered(content):

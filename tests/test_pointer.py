@@ -1,7 +1,5 @@
 """The pointer file: parsing, fetching once, caching with a time to live, fallbacks, atomic updates."""
 import json
-import os
-import warnings
 
 import pytest
 
@@ -39,10 +37,10 @@ def test_fetched_at_most_once_per_process_then_from_disk(served, monkeypatch):
     for _ in range(5):
         eurec4a.get_latest_intake_cid(url)
     assert srv.count() == 1
-    pointer._clear_memo()  # a new process: the disk copy is fresh, so still no request
+    pointer.clear_memo()  # a new process: the disk copy is fresh, so still no request
     eurec4a.get_latest_intake_cid(url)
     assert srv.count() == 1
-    pointer._clear_memo()
+    pointer.clear_memo()
     monkeypatch.setenv("EUREC4A_POINTER_TTL", "0")  # expired: asked again
     eurec4a.get_latest_intake_cid(url)
     assert srv.count() == 2
@@ -52,7 +50,7 @@ def test_server_down_uses_last_known_value_with_its_age(served, monkeypatch):
     srv, root = served
     url = f"{srv.url}/cids.json"
     eurec4a.get_latest_intake_cid(url)
-    pointer._clear_memo()
+    pointer.clear_memo()
     monkeypatch.setenv("EUREC4A_POINTER_TTL", "0")
     srv.faults.down = True
     with pytest.warns(UserWarning, match=r"could not be fetched.*fetched \d+ seconds ago"):

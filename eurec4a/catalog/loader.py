@@ -65,6 +65,11 @@ class Session:
         protos = url_protocols(root_url)
         # Options of a chained root URL are already keyed by protocol: not propagated.
         self.root_family = protocol_family(protos[0]) if len(protos) == 1 else None
+        # A classic (http) tree can hold catalogs and data on IPFS: the IPFS settings of the
+        # call (gateways, cache) come under the key "ipfs" and apply to every ipfs:// URL.
+        self.ipfs_transport: dict[str, Any] = {}
+        if self.root_family != "ipfs" and isinstance(self.transport_options.get("ipfs"), dict):
+            self.ipfs_transport = self.transport_options.pop("ipfs")
         self._parsed: dict[str, Any] = {}
         self._raw: dict[str, bytes] = {}  # fetched by prefetch(), not parsed yet
         self._filesystems: dict[tuple[str, str], Any] = {}
@@ -77,14 +82,21 @@ class Session:
 
     def transport_for(self, url: Any, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
         """The transport options that apply to ``url`` (shaped like its storage options)."""
-        if not self.transport_options:
+        out = self._shaped(self.transport_options, self.root_family, url, explicit)
+        if self.ipfs_transport:
+            out = merge_options(self._shaped(self.ipfs_transport, "ipfs", url, explicit), out)
+        return out
+
+    @staticmethod
+    def _shaped(options: dict[str, Any], family: str | None, url: Any, explicit: dict[str, Any] | None) -> dict[str, Any]:
+        if not options:
             return {}
         if isinstance(url, str) and url_protocols(url) == ["reference"]:
             # only where the references file and the chunks are: fo, protocols stay the entry's
             own = {k: v for k, v in (explicit or {}).items() if k in ("fo", "target_protocol", "remote_protocol")}
-            shaped = inherited_options(self.transport_options, self.root_family, url, own)
+            shaped = inherited_options(options, family, url, own)
             return {k: v for k, v in shaped.items() if k in ("target_options", "remote_options")}
-        return inherited_options(self.transport_options, self.root_family, url)
+        return inherited_options(options, family, url)
 
     def load_yaml(self, url: str, explicit: dict[str, Any] | None = None) -> dict[str, Any]:
         """The parsed catalog file at ``url`` (cached).

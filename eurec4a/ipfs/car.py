@@ -37,11 +37,17 @@ from multiformats import CID, varint
 from eurec4a.errors import CarFormatError
 from eurec4a.ipfs.codecs import cid_from_bytes, verify_block
 
-__all__ = ["CarWriter", "CarReader", "read_car", "write_car"]
+__all__ = ["CarWriter", "CarReader", "CarStreamParser", "read_car", "write_car", "MAX_BLOCK_SIZE", "MAX_NETWORK_SECTION"]
 
 #: A section longer than this is not a block any implementation writes (kubo caps
 #: blocks at 2 MiB, the spec's soft limit); refusing it bounds memory on bad input.
 MAX_SECTION = 4 * 1024 * 1024 + 1024
+#: Largest block accepted from the network (bytes): the IPFS limit of 2 MiB. A CAR
+#: section announcing more is rejected before its bytes are read.
+MAX_BLOCK_SIZE = 2 * 1024 * 1024
+#: Largest CAR section accepted from the network: a block plus its CID (a CID is at most
+#: four varints and a digest; identity digests are capped at 128 bytes).
+MAX_NETWORK_SECTION = MAX_BLOCK_SIZE + 256
 
 
 class CarWriter:
@@ -199,3 +205,113 @@ def read_car(data: bytes | BinaryIO, *, verify: bool = True, source: str | None 
     f = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else data
     reader = CarReader(f, verify=verify, source=source)
     return reader.roots, dict(iter(reader))
+
+
+class CarStreamParser:
+    """Parse a CARv1 stream fed in pieces as they arrive (an HTTP body), with bounded memory.
+
+    :meth:`feed` takes the next bytes and returns the complete ``(cid, block)``
+    sections they finish; at most one section (:data:`MAX_NETWORK_SECTION`) plus the
+    piece being fed is ever buffered, and a section announcing more is rejected at
+    once. Blocks are *not* verified here: the caller verifies those it wants and drops
+    the rest unhashed. Why not :class:`CarReader`: that one pulls from a blocking
+    file object; an ``aiohttp`` body is pushed in chunks.
+
+    Parameters
+    ----------
+    source
+        Where the bytes come from, named in errors.
+    max_section
+        The largest section accepted.
+
+    Examples
+    --------
+    >>> import io
+    >>> from eurec4a.ipfs.codecs import raw_cid
+    >>> buf = io.BytesIO()
+    >>> with CarWriter(buf, [raw_cid(b"hi")]) as car:
+    ...     car.put(raw_cid(b"hi"), b"hi")
+    >>> parser = CarStreamParser()
+    >>> data = buf.getvalue()
+    >>> parser.feed(data[:5]) + parser.feed(data[5:]) == [(raw_cid(b"hi"), b"hi")]
+    True
+    >>> parser.finish()
+    >>> parser.roots == [raw_cid(b"hi")]
+    True
+    """
+
+    def __init__(self, *, source: str | None = None, max_section: int = MAX_NETWORK_SECTION):
+        self.source = source
+        self.max_section = max_section
+        self.roots: list[CID] | None = None
+        self._buf = bytearray()
+
+    def _where(self) -> str:
+        return f" from {self.source}" if self.source else ""
+
+    def feed(self, data: bytes) -> list[tuple[CID, bytes]]:
+        """Add ``data``; return the sections completed by it, in stream order.
+
+        Raises
+        ------
+        CarFormatError
+            The stream is not a CARv1, a section is too large or its CID is malformed.
+        """
+        self._buf += data
+        out: list[tuple[CID, bytes]] = []
+        buf = self._buf
+        pos = 0
+        while pos < len(buf):
+            head = bytes(buf[pos:pos + 9])
+            if not any(b < 0x80 for b in head):
+                if len(buf) - pos >= 9:
+                    raise CarFormatError(f"malformed varint in CAR stream{self._where()}")
+                break  # the length is still arriving
+            try:
+                length, size, _ = varint.decode_raw(head)
+            except ValueError as exc:
+                raise CarFormatError(f"malformed varint in CAR stream{self._where()}: {exc}") from None
+            if length > self.max_section:
+                raise CarFormatError(
+                    f"CAR section of {length} bytes{self._where()} exceeds the {self.max_section}-byte "
+                    "limit (blocks are at most 2 MiB)"
+                )
+            if len(buf) - pos - size < length:
+                break  # the section is still arriving
+            section = bytes(buf[pos + size:pos + size + length])
+            pos += size + length
+            if self.roots is None:
+                self.roots = self._header(section)
+                continue
+            try:
+                cid, start = _split_cid(section)
+            except Exception as exc:
+                raise CarFormatError(f"malformed CID in CAR stream{self._where()}: {exc}") from exc
+            out.append((cid, section[start:]))
+        del buf[:pos]
+        return out
+
+    def _header(self, raw: bytes) -> list[CID]:
+        try:
+            header = dag_cbor.decode(raw)
+        except Exception as exc:
+            raise CarFormatError(f"not a CAR stream{self._where()}: header is not DAG-CBOR ({exc})") from exc
+        if not isinstance(header, dict) or header.get("version") != 1:
+            raise CarFormatError(f"not a CARv1 stream{self._where()}: header {header!r:.200}")
+        roots = header.get("roots") or []
+        if not isinstance(roots, list) or not all(isinstance(r, CID) for r in roots):
+            raise CarFormatError(f"not a CARv1 stream{self._where()}: roots {roots!r:.200}")
+        return list(roots)
+
+    def finish(self) -> None:
+        """Check that the stream ended cleanly (no partial section, a header seen).
+
+        Raises
+        ------
+        CarFormatError
+            The stream was cut short or empty.
+        """
+        if self.roots is None:
+            raise CarFormatError(f"empty or truncated CAR stream{self._where()}: no header")
+        if self._buf:
+            raise CarFormatError(f"CAR stream{self._where()} truncated inside a section ({len(self._buf)} bytes left)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 from multiformats import CID
 
 from eurec4a.errors import InvalidCIDError
+from eurec4a.ipfs.codecs import MAX_IDENTITY_DIGEST
 
 __all__ = ["parse_cid", "ACCEPTED_FORMS"]
 
@@ -85,11 +86,16 @@ def parse_cid(value: object) -> CID:
     text = text.rstrip("/")
     try:
         cid = CID.decode(text)
-    except Exception as exc:  # multiformats raises several types (ValueError, KeyError, its own)
+    except Exception:  # multiformats raises several types (ValueError, KeyError, its own)
         raise InvalidCIDError(
             f"{value!r} is not a valid IPFS content identifier (CID): {_why_not(text)}. "
             f"Accepted: {ACCEPTED_FORMS}. Check for a typo or a truncated copy."
         ) from None
+    if cid.hashfun.name == "identity" and len(cid.raw_digest) > MAX_IDENTITY_DIGEST:
+        raise InvalidCIDError(
+            f"{value!r} is an identity CID inlining {len(cid.raw_digest)} bytes; at most "
+            f"{MAX_IDENTITY_DIGEST} are allowed, so this is not a CID any IPFS implementation accepts"
+        )
     if cid.codec.name not in _UNIXFS_CODECS:
         raise InvalidCIDError(
             f"{value!r} is a {cid.codec.name} CID; a catalog root must be a UnixFS (dag-pb) CID"

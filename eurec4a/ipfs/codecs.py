@@ -50,11 +50,11 @@ __all__ = [
     "HAMT_HASH_MURMUR3",
     "raw_cid",
     "dag_pb_cid",
-    "block_cid",
     "verify_block",
     "encode_pbnode",
     "decode_pbnode",
     "cid_from_bytes",
+    "MAX_IDENTITY_DIGEST",
     "encode_unixfs",
     "decode_unixfs",
     "hamt_hash",
@@ -74,6 +74,9 @@ UNIXFS_HAMT_SHARD = 5
 CID_MEMO_SIZE = 8192
 #: Multihash prefix of a sha2-256 digest (code 0x12, length 32).
 _SHA2_256_HEADER = b"\x12\x20"
+#: Longest digest an identity CID may carry (bytes); longer ones are rejected, as the
+#: CID spec recommends (an identity "hash" is the data itself, inlined in the link).
+MAX_IDENTITY_DIGEST = 128
 
 #: multicodec of murmur3-x64-64, the only hash UnixFS HAMT shards use.
 HAMT_HASH_MURMUR3 = 0x22
@@ -108,14 +111,6 @@ def dag_pb_cid(data: bytes, version: int = 0) -> CID:
     if version == 0:
         return CID("base58btc", 0, "dag-pb", digest)
     return CID("base32", 1, "dag-pb", digest)
-
-
-def block_cid(cid_like: CID, data: bytes) -> CID:
-    """The CID that ``data`` would have with the version, codec and hash of ``cid_like``."""
-    hashfun = multihash.get(cid_like.hashfun.name)
-    digest = hashfun.digest(data)
-    base = "base58btc" if cid_like.version == 0 else "base32"
-    return CID(base, cid_like.version, cid_like.codec, digest)
 
 
 def verify_block(cid: CID, data: bytes, *, source: str | None = None) -> None:
@@ -175,19 +170,12 @@ def _varint_field(field: int, value: int) -> bytes:
 
 
 def _read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint in protobuf message")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint longer than 64 bits in protobuf message")
+    """The varint at ``pos`` and the position after it (``multiformats.varint`` does the decoding)."""
+    try:
+        value, size, _ = varint.decode_raw(memoryview(buf)[pos:pos + 9])
+    except ValueError as exc:
+        raise ValueError(f"truncated or malformed varint in protobuf message ({exc})") from None
+    return value, pos + size
 
 
 def _fields(buf: bytes | memoryview) -> Iterable[tuple[int, int, int | bytes]]:
@@ -258,6 +246,8 @@ def cid_from_bytes(raw: bytes) -> CID:
     True
     """
     cid = CID.decode(raw)
+    if cid.hashfun.name == "identity" and len(cid.raw_digest) > MAX_IDENTITY_DIGEST:
+        raise ValueError(f"identity CID with {len(cid.raw_digest)} bytes inlined; at most {MAX_IDENTITY_DIGEST} are allowed")
     if cid.version == 1:  # binary CIDs decode as base58; CIDv1 text is base32 by convention
         cid = cid.set(base="base32")
     return cid

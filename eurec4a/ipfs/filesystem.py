@@ -1,81 +1,99 @@
-"""The ``ipfs://`` filesystem: verified, cached, fail-over reads of content-addressed data.
+"""The ``ipfs://`` filesystem: verified, cached, fail-over, asynchronous reads of content-addressed data.
 
-:class:`IPFSFileSystem` is an fsspec filesystem, registered for the ``ipfs``
-protocol when :mod:`eurec4a` is imported, so intake, xarray and zarr read
-``ipfs://<CID>/path`` URLs through it without knowing. What it adds over a plain
-HTTP GET from a gateway (which is what ipfsspec 0.6 does):
+:class:`IPFSFileSystem` is an fsspec :class:`~fsspec.asyn.AsyncFileSystem` on
+``aiohttp``, registered for the ``ipfs`` protocol when :mod:`eurec4a` is imported, so
+intake, xarray and zarr (natively async, no thread cap) read ``ipfs://<CID>/path``
+through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
 
-* **verified**: it asks gateways for blocks (``?format=car`` or ``?format=raw``,
-  the trustless gateway protocol), hashes every block against its CID and
-  rebuilds files from the UnixFS DAG itself (:mod:`eurec4a.ipfs.unixfs`). Bytes that do
-  not match are never returned; the gateway is skipped and another asked.
-* **cached**: every verified block goes into the CID-keyed cache
-  (:mod:`eurec4a.cache`), shared by all processes of the user; content that is in
-  the cache is never fetched again, so a pinned catalog opens with zero requests.
-* **few round trips**: a file is fetched as one CAR holding the path's directory
-  blocks and the file's blocks (``dag-scope=entity``, with ``entity-bytes`` for
-  ranges); a whole catalog tree is prefetched in one request (:meth:`prefetch`).
-* **fault tolerant**: an ordered list of gateways with backoff
-  (:mod:`eurec4a.ipfs.gateways`).
+* **verified, always**: gateways are asked for blocks (``?format=car`` or
+  ``?format=raw``, the trustless gateway protocol); every block is hashed against
+  its CID before use and files are rebuilt from the UnixFS DAG here
+  (:mod:`eurec4a.ipfs.unixfs`). A CAR answer may only contain blocks reachable from
+  the requested root, in the order they become reachable; any other block is
+  dropped unstored.
+* **each block once**: the first read of a path fetches the path's directory blocks
+  and the file in one CAR (``dag-scope=entity``, with ``entity-bytes`` for ranges);
+  once a directory is verified, its files are fetched by their own CID
+  (``/ipfs/<file CID>``), so no directory block crosses the wire twice.
+* **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read in one
+  directory (a zarr variable loaded whole) streams the rest of the directory in one
+  CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
+  for their blocks in it.
+* **cached** in the CID-keyed :class:`eurec4a.cache.Cache` shared by all processes; a
+  warm read makes no request. :meth:`IPFSFileSystem.fetch_dag` and
+  :meth:`IPFSFileSystem.prefetch` fetch a whole DAG in one CAR stream and record it
+  complete only when every block reachable from its root is verified and stored.
+* **fault tolerant and bounded**: :mod:`eurec4a.ipfs.gateways` (deadline, timeouts,
+  size caps, failover, backoff; every number is documented there).
 
-It does not build on ipfsspec's classes: those are organised around one gateway
-and unverified plain GETs, which is exactly what this class replaces.
+Deliberate differences from ipfsspec 0.6 (otherwise a drop-in: the same constructor
+arguments, ``protocol``, async methods, ``info``/``ls`` keys, ``checksum``):
+
+* ``cat`` of a directory raises :class:`IsADirectoryError` (ipfsspec returned the
+  gateway's HTML listing);
+* HAMT-sharded directories work (ipfsspec raised ``NotImplementedError``);
+* ``/ipfs/<CID>/...`` paths are accepted and ``glob("/ipfs/...")`` matches;
+  ``get(dir, recursive=True)`` downloads;
+* several gateways are asked in order (``gateway_addr`` is placed first);
+* an unknown constructor keyword is a :class:`TypeError` (ipfsspec ignored it).
 
 Examples
 --------
 >>> import fsspec, eurec4a
->>> fs = fsspec.filesystem("ipfs", gateways=["http://127.0.0.1:8080"])  # doctest: +SKIP
+>>> fs = fsspec.filesystem("ipfs", gateway_addr="http://127.0.0.1:8080")  # doctest: +SKIP
 >>> fs.cat("ipfs://bafy.../catalog.yml")  # doctest: +SKIP
 b'sources: ...'
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import weakref
 from typing import Any, Callable
 
-from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+import aiohttp
+from fsspec.asyn import AsyncFileSystem, sync_wrapper
+from fsspec.callbacks import DEFAULT_CALLBACK
+from fsspec.spec import AbstractBufferedFile
 from multiformats import CID
 
 from eurec4a import settings as config
-from eurec4a.cache import BlockCache, atomic_write_bytes
-from eurec4a.ipfs.car import CarReader
+from eurec4a.cache import Cache
+from eurec4a.errors import CarFormatError, ContentNotFoundError, GatewayError, InvalidCIDError, InvalidCIDPathError
+from eurec4a.ipfs.car import CarStreamParser, MAX_BLOCK_SIZE
 from eurec4a.ipfs.cid import parse_cid
+from eurec4a.ipfs.codecs import DAG_PB, RAW, PBLink, PBNode, verify_block
+from eurec4a.ipfs.gateways import PER_GATEWAY_CONNECTIONS, TSIZE_ALLOWANCE, AnswerTooLarge, GatewayPool
 from eurec4a.ipfs.unixfs import Entry, UnixFSReader, split_path
-from eurec4a.errors import ContentNotFoundError, InvalidCIDError
-from eurec4a.ipfs.gateways import GatewayPool
-from eurec4a.ipfs.codecs import UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD, verify_block
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IPFSFileSystem", "ACCEPT_CAR", "ACCEPT_RAW", "MEMORY_CACHE_BYTES"]
+__all__ = ["IPFSFileSystem", "ACCEPT_CAR", "ACCEPT_RAW", "MEMORY_CACHE_BYTES", "MAX_SINGLE_BLOCK_FETCHES"]
 
 ACCEPT_CAR = "application/vnd.ipld.car;version=1;order=dfs;dups=n"
 ACCEPT_RAW = "application/vnd.ipld.raw"
-#: Blocks also kept in memory (decoding directories repeatedly is cheap, reading files is not).
+#: Verified blocks also kept in memory (bytes), so a block just fetched is read without the disk.
 MEMORY_CACHE_BYTES = 64 * 1024 * 1024
-#: How many missing blocks one operation may fetch one by one before giving up.
+#: How many missing blocks one operation may fetch one by one (after its CAR) before giving up.
 MAX_SINGLE_BLOCK_FETCHES = 4096
-#: Decoded dag-pb nodes (directories, HAMT shards, file roots) and resolved paths kept
-#: per filesystem. Content is immutable, so these never go stale; they matter because
-#: decoding one CID with ``multiformats`` costs ~0.2 ms and every read of a catalog
-#: file would otherwise decode every directory on its path again.
+#: Decoded structural nodes and resolved paths kept per filesystem (content is immutable,
+#: so these never go stale; decoding a CID with ``multiformats`` costs ~0.2 ms).
 MEMO_ENTRIES = 65536
-
-
-class _ReportingStream:
-    """A binary stream that reports the size of every read (for progress bars)."""
-
-    def __init__(self, raw, report: Callable[[int], Any]):
-        self.raw = raw
-        self.report = report
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.report(len(data))
-        return data
+#: Verified blocks of one answer written to the cache together (bytes): large enough to
+#: spare thread hand-offs, small enough to bound the memory of a whole-dataset stream.
+WRITE_BATCH_BYTES = 8 * 1024 * 1024
+#: Cold file reads in one directory after which the whole directory is streamed in one
+#: CAR (``dag-scope=all``): the pattern of a zarr variable being loaded whole.
+PREFETCH_TRIGGER = 16
+#: Largest directory (bytes, as its verified parent announces) streamed whole that way:
+#: a partial read of a bigger variable never downloads all of it.
+PREFETCH_MAX_BYTES = 256 * 1024 * 1024
+#: Seconds between checks of a file read waiting for a whole-directory stream.
+STREAM_POLL = 0.02
+#: fsspec's own constructor keywords, accepted besides ours and ipfsspec's.
+FSSPEC_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"})
 
 
 class _Missing(Exception):
@@ -87,7 +105,7 @@ class _Missing(Exception):
 
 
 class _BlockMemory:
-    """A small thread-safe LRU of blocks by bytes."""
+    """A small thread-safe LRU of blocks, bounded by bytes."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -114,7 +132,7 @@ class _BlockMemory:
 
 
 class _Memo:
-    """A thread-safe dict bounded by entry count: emptied when full (entries are cheap to rebuild)."""
+    """A dict bounded by entry count: emptied when full (entries are cheap to rebuild)."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -132,15 +150,16 @@ class _Memo:
 
 
 class _MemoReader(UnixFSReader):
-    """A :class:`UnixFSReader` that decodes each structural dag-pb block once.
+    """A :class:`UnixFSReader` that decodes each structural block once and indexes directories by name.
 
-    Directories, HAMT shards and nodes with links are kept decoded; leaves (which
-    hold the file bytes) are not, so memory stays bounded by the DAG's structure.
+    Directories, HAMT shards and nodes with links are kept decoded; leaves (the file
+    bytes) are not, so memory stays bounded by the DAG's structure.
     """
 
     def __init__(self, get_block, limit: int = MEMO_ENTRIES):
         super().__init__(get_block)
         self._nodes = _Memo(limit)
+        self._indexes = _Memo(limit)
 
     def node(self, cid: CID):
         key = bytes(cid)  # codec + multihash: a raw and a dag-pb CID of one block decode differently
@@ -148,56 +167,134 @@ class _MemoReader(UnixFSReader):
         if hit is not None:
             return hit
         result = super().node(cid)
-        node, fs = result
-        if node is not None and (node.links or fs.type in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD)):
+        if result[0] is not None and result[0].links:
             self._nodes.put(key, result)
         return result
 
+    def directory_index(self, cid: CID, node: PBNode) -> dict[str, PBLink]:
+        key = bytes(cid)
+        index = self._indexes.get(key)
+        if index is None:
+            index = super().directory_index(cid, node)
+            self._indexes.put(key, index)
+        return index
 
-class IPFSFileSystem(AbstractFileSystem):
-    """Read-only fsspec filesystem for ``ipfs://CID/path``, verified and cached.
+
+def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    """Close an ``aiohttp`` session from any thread, at garbage collection or exit."""
+    if session.closed:
+        return
+    try:
+        if loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            future = asyncio.run_coroutine_threadsafe(session.close(), loop)
+            if running is not loop:
+                future.result(timeout=1)
+            return
+        if not loop.is_closed():
+            loop.run_until_complete(session.close())
+        # a closed loop: its sockets were closed with it
+    except Exception:  # at interpreter exit anything may be half torn down
+        logger.debug("could not close an aiohttp session cleanly", exc_info=True)
+
+
+class IPFSFileSystem(AsyncFileSystem):
+    """Read-only, verified, cached fsspec filesystem for ``ipfs://CID/path`` (a drop-in for ipfsspec's).
 
     Parameters
     ----------
+    asynchronous, loop
+        As for every fsspec async filesystem: ``asynchronous=True`` for use inside a
+        running event loop (``await fs._cat_file(...)``).
+    client_kwargs
+        Extra keyword arguments for :class:`aiohttp.ClientSession` (as in ipfsspec).
+    gateway_addr
+        One gateway URL asked first (ipfsspec's keyword); the configured gateways follow.
     gateways
-        Gateway URL or list of URLs, tried in order; default: IPIP-280 discovery then
-        public fallbacks (:func:`eurec4a.settings.resolve_gateways`).
-    cache_dir
-        Block cache location (default ``EUREC4A_CACHE_DIR`` or the user cache dir).
-    cache_size
-        Cache size limit (``"10GB"``, bytes); default ``EUREC4A_CACHE_SIZE``.
+        Gateway URL or list of URLs, tried in order; default: the ``gateways`` setting
+        (``IPFS_GATEWAY``, ``EUREC4A_IPFS_GATEWAYS``, local node, public fallbacks).
+    cache_dir, cache_size
+        The cache folder and its size limit (``EUREC4A_CACHE_DIR``, ``EUREC4A_CACHE_SIZE``).
     timeout
-        Read timeout per gateway request, seconds.
+        Read timeout in seconds (``EUREC4A_TIMEOUT``).
+    deadline
+        Seconds one request may take in total (``EUREC4A_DEADLINE``).
+    settings
+        A resolved :class:`eurec4a.settings.Settings` to take unset values from;
+        without one, the settings are resolved once here.
+    **storage_options
+        fsspec's own options (``use_listings_cache``...). Anything else is a TypeError.
 
     Examples
     --------
-    >>> fs = IPFSFileSystem(gateways="http://127.0.0.1:8080")  # doctest: +SKIP
-    >>> fs.ls("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N", detail=False)  # doctest: +SKIP
+    >>> fs = IPFSFileSystem(gateways="http://127.0.0.1:8080", skip_instance_cache=True)
+    >>> fs.protocol, fs.gateway_urls
+    ('ipfs', ['http://127.0.0.1:8080'])
+    >>> IPFSFileSystem(gateway="http://x")
+    Traceback (most recent call last):
+    ...
+    TypeError: IPFSFileSystem got unexpected keyword argument(s) 'gateway'; ...
     """
 
-    protocol = ("ipfs",)
+    protocol = "ipfs"
     root_marker = ""
-    # Instances are cached by fsspec per argument set; the state worth sharing (cache,
-    # gateway health) lives on disk and at module level anyway.
+    sep = "/"
     cachable = True
 
-    def __init__(self, gateways: str | list[str] | None = None, cache_dir: str | None = None,
-                 cache_size: str | int | None = None, timeout: float | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        settings = config.resolve_gateways(gateways)
-        self.gateway_urls = [s.value for s in settings]
-        public = frozenset(s.value for s in settings if s.source is config.Source.DEFAULT)
-        read_timeout = float(config.resolve("timeout", timeout).value)
-        self.pool = GatewayPool(self.gateway_urls, timeout=read_timeout, public=public)
-        self.cache = BlockCache(cache_dir, cache_size)
+    def __init__(self, asynchronous: bool = False, loop: Any = None, client_kwargs: dict | None = None,
+                 gateway_addr: str | None = None, *, gateways: Any = None, cache_dir: Any = None,
+                 cache_size: Any = None, timeout: float | None = None, deadline: float | None = None,
+                 settings: config.Settings | None = None, batch_size: int | None = None,
+                 **storage_options: Any):
+        unknown = sorted(set(storage_options) - FSSPEC_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"IPFSFileSystem got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; accepted: "
+                "gateway_addr, gateways, cache_dir, cache_size, timeout, deadline, settings, client_kwargs, "
+                "asynchronous, loop, batch_size and fsspec's " + ", ".join(sorted(FSSPEC_OPTIONS))
+            )
+        super().__init__(asynchronous=asynchronous, loop=loop, batch_size=batch_size, **storage_options)
+        given = {"cache_dir": cache_dir, "cache_size": cache_size, "timeout": timeout, "deadline": deadline}
+        if settings is None:
+            settings = config.Settings.resolve(gateways=gateways, **given)
+            urls = settings.gateways
+        else:
+            urls = settings.gateways if gateways is None else [s.value for s in config.resolve_gateways(gateways)]
+        values = {name: (config.resolve(name, value).value if value is not None else getattr(settings, name))
+                  for name, value in given.items()}
+        if gateway_addr is not None:
+            first = config.resolve_gateways(gateway_addr)[0].value
+            urls = [first] + [u for u in urls if u != first]
+        self.settings = settings
+        self.gateway_addr = gateway_addr
+        self.client_kwargs = dict(client_kwargs or {})
+        self.gateway_urls = list(urls)
+        self.pool = GatewayPool(self.gateway_urls, timeout=float(values["timeout"]),
+                                deadline=float(values["deadline"]), public=settings.public_gateways)
+        self.cache = Cache(values["cache_dir"], values["cache_size"])
         self._memory = _BlockMemory(MEMORY_CACHE_BYTES)
         self.reader = _MemoReader(self._local_block)
-        # path string -> (root CID, parts, "<CID>/<path>"); "<CID>/<path>" -> resolved CID
-        self._paths = _Memo(MEMO_ENTRIES)
-        self._resolved = _Memo(MEMO_ENTRIES)
-        #: Number of gateway requests this instance made (tests and benchmarks read it).
-        self.request_count = 0
-        self._count_lock = threading.Lock()
+        self._paths = _Memo(MEMO_ENTRIES)  # path text -> (root CID, parts, "<CID>/<parts>")
+        self._resolved = _Memo(MEMO_ENTRIES)  # "<CID>/<parts>" -> (CID, tsize)
+        self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
+        self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
+        #: Gateway requests made and blocks stored by this instance (for tests and benchmarks).
+        self.statistics = {"requests": 0, "blocks_received": 0, "blocks_dropped": 0, "bytes_received": 0}
+
+    # ------------------------------------------------------------ HTTP session
+    async def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=PER_GATEWAY_CONNECTIONS)
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=False, **self.client_kwargs)
+            self._sessions[loop] = session
+            weakref.finalize(self, _close_session, loop, session)
+        return session
 
     # ------------------------------------------------------------ blocks
     def _local_block(self, cid: CID) -> bytes:
@@ -211,91 +308,121 @@ class IPFSFileSystem(AbstractFileSystem):
         self._memory.put(key, data)
         return data
 
-    def _store(self, cid: CID, block: bytes) -> None:
-        # blocks reaching here were verified by CarReader / verify_block
-        self._memory.put(bytes(cid.digest), block)
-        self.cache.put(cid, block, verify=False)
+    def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> None:
+        for cid, block in blocks:
+            self.cache.put(cid, block, verify=False)  # verified on arrival
 
-    def _count(self) -> None:
-        with self._count_lock:
-            self.request_count += 1
+    async def _fetch_raw(self, cid: CID, *, not_found: str = "failover") -> bytes:
+        """Fetch one block (``?format=raw``), verify and store it."""
 
-    def _fetch_car(self, ipfs_path: str, *, progress: Callable[[int], Any] | None = None, **params: str) -> int:
-        """Fetch ``/ipfs/<ipfs_path>`` as a CAR, verify and store every block; return block count.
-
-        ``progress(n)`` is called with the number of bytes of every read (a progress bar's ``update``).
-        """
-        query = "&".join(f"{k.replace('_', '-')}={v}" for k, v in params.items())
-        path = f"/ipfs/{ipfs_path}?format=car" + (f"&{query}" if query else "")
-
-        def consume(response, gateway):
-            response.raw.decode_content = True
-            stream = response.raw if progress is None else _ReportingStream(response.raw, progress)
-            count = 0
-            for cid, block in CarReader(stream, verify=True, source=f"gateway {gateway}"):
-                self._store(cid, block)
-                count += 1
-            return count
-
-        self._count()
-        return self.pool.request(path, accept=ACCEPT_CAR, consume=consume)
-
-    def _fetch_block(self, cid: CID) -> bytes:
-        """Fetch one block with ``?format=raw`` and verify it.
-
-        Only blocks linked from verified data are fetched this way, so the block exists:
-        a gateway's 404 means that gateway lacks it, and the next one is asked.
-        """
-
-        def consume(response, gateway):
-            data = response.content
+        async def consume(response: aiohttp.ClientResponse, gateway: str) -> bytes:
+            body = bytearray()
+            async for chunk in response.content.iter_any():
+                body += chunk
+                if len(body) > MAX_BLOCK_SIZE:
+                    raise AnswerTooLarge(f"gateway {gateway} sent more than {MAX_BLOCK_SIZE} bytes for one block")
+            data = bytes(body)
             verify_block(cid, data, source=f"gateway {gateway}")
             return data
 
-        self._count()
-        data = self.pool.request(f"/ipfs/{cid}?format=raw", accept=ACCEPT_RAW, consume=consume,
-                                 not_found="failover")
-        self._store(cid, data)
+        self.statistics["requests"] += 1
+        data = await self.pool.request(await self._session(), str(cid), (), {"format": "raw"}, accept=ACCEPT_RAW,
+                                       consume=consume, not_found=not_found)
+        self._memory.put(bytes(cid.digest), data)
+        await asyncio.to_thread(self._write_blocks, [(cid, data)])
         return data
 
-    def _with_blocks(self, op, ipfs_path: str, **car_params: str):
-        """Run ``op()`` on local blocks; on a miss, fetch the CAR for ``ipfs_path`` once, then single blocks.
+    async def _fetch_car(self, cid: CID, parts: list[str] = (), params: dict[str, str] | None = None, *,
+                         max_bytes: int | None = None, not_found: str = "definitive",
+                         progress: Callable[[int], Any] | None = None) -> int:
+        """Fetch ``/ipfs/<cid>/<parts>`` as a CAR; verify and store the blocks reachable from ``cid``.
 
-        "Not found" is decided from verified data, never from a gateway's word alone: a 404
-        for the root CID is definitive (nobody has it), but a 404 for a path below a
-        verified directory may only mean that the gateway lacks some blocks. Then the
-        missing blocks are fetched one by one from any gateway, and the path is resolved
-        locally: a name that is absent from a verified directory is a ``FileNotFoundError``
-        (zarr's missing chunk), a block that no gateway has is a ``GatewayError`` (never
-        fill values in place of data).
+        Only blocks the answer had to contain are kept: ``cid`` itself, then the links of
+        every kept dag-pb block (CAR order is depth-first, parents first). Anything else
+        is dropped unstored. An answer without the root block (when it is not already
+        here) is a failed answer. Returns the number of blocks kept.
         """
-        root = parse_cid(ipfs_path.split("/", 1)[0])
-        fetched_car = False
+        query = {"format": "car", **(params or {})}
+        root_key = bytes(cid.digest)
+
+        async def consume(response: aiohttp.ClientResponse, gateway: str) -> int:
+            source = f"gateway {gateway}"
+            parser = CarStreamParser(source=source)
+            expected: dict[bytes, CID] = {root_key: cid}
+            kept: list[tuple[CID, bytes]] = []
+            received = pending = stored = 0
+            got_root = False
+            try:
+                async for chunk in response.content.iter_any():
+                    received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise AnswerTooLarge(f"{source} sent more than the {max_bytes} bytes the content can have")
+                    if progress is not None:
+                        progress(len(chunk))
+                    for section_cid, block in parser.feed(chunk):
+                        key = bytes(section_cid.digest)
+                        linked = expected.pop(key, None)
+                        if linked is None:
+                            self.statistics["blocks_dropped"] += 1
+                            continue
+                        verify_block(section_cid, block, source=source)
+                        got_root = got_root or key == root_key
+                        self._memory.put(key, block)
+                        kept.append((linked, block))
+                        pending += len(block)
+                        if pending >= WRITE_BATCH_BYTES:  # bounded memory for whole-DAG streams
+                            batch, kept[:] = list(kept), []
+                            stored += len(batch)
+                            pending = 0
+                            await asyncio.to_thread(self._write_blocks, batch)
+                        if linked.codec.code == DAG_PB:
+                            node, _ = self.reader.node(linked)
+                            for link in node.links:
+                                expected.setdefault(bytes(link.cid.digest), link.cid)
+                parser.finish()
+                if not got_root and not self._has_block(cid):
+                    raise CarFormatError(f"{source} answered without the block of {cid}, the root asked for")
+            finally:
+                stored += len(kept)
+                self.statistics["blocks_received"] += stored
+                self.statistics["bytes_received"] += received
+                if kept:
+                    await asyncio.to_thread(self._write_blocks, kept)
+            return stored
+
+        self.statistics["requests"] += 1
+        return await self.pool.request(await self._session(), str(cid), list(parts), query, accept=ACCEPT_CAR,
+                                       consume=consume, not_found=not_found)
+
+    def _has_block(self, cid: CID) -> bool:
+        try:
+            self._local_block(cid)
+        except _Missing:
+            return False
+        return True
+
+    async def _with_blocks(self, op: Callable[[], Any], first: Callable[[_Missing], Any]) -> Any:
+        """Run ``op()`` on local blocks; on a miss, ``await first(miss)`` once, then fetch single blocks."""
+        fetched = False
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
             try:
                 return op()
             except _Missing as missing:
-                is_root = bytes(missing.cid.digest) == bytes(root.digest)
-                if not fetched_car:
-                    fetched_car = True
-                    try:
-                        self._fetch_car(ipfs_path, **car_params)
-                    except ContentNotFoundError:
-                        if is_root:
-                            raise
-                        # below verified data: look block by block instead of believing the 404
+                if not fetched:
+                    fetched = True
+                    await first(missing)
                 else:
-                    # the gateway's CAR lacked a block (allowed for some scopes): ask for it alone
-                    self._fetch_block(missing.cid)
-        raise ContentNotFoundError(f"/ipfs/{ipfs_path} needs more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
+                    # the CAR lacked a block (allowed for some scopes): ask for it alone
+                    await self._fetch_raw(missing.cid)
+        raise ContentNotFoundError(f"reading {op} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
     # ------------------------------------------------------------ paths
     @classmethod
-    def _strip_protocol(cls, path: Any) -> str:
+    def _strip_protocol(cls, path: Any) -> Any:
         if isinstance(path, list):
-            return [cls._strip_protocol(p) for p in path]  # type: ignore[return-value]
+            return [cls._strip_protocol(p) for p in path]
         path = str(path)
-        for prefix in ("ipfs://", "ipfs:", "/ipfs/"):
+        for prefix in ("ipfs://", "ipfs::", "/ipfs/"):
             if path.startswith(prefix):
                 path = path[len(prefix):]
                 break
@@ -309,63 +436,249 @@ class IPFSFileSystem(AbstractFileSystem):
             return hit
         parts = split_path(self._strip_protocol(path))
         if not parts:
-            raise InvalidCIDError("an ipfs path needs a CID: ipfs://<CID>/path")
-        root_key = ("root", parts[0])
-        hit = self._paths.get(root_key)
-        if hit is None:
-            cid = parse_cid(parts[0])
-            hit = (cid, str(cid))
-            self._paths.put(root_key, hit)
-        root, root_text = hit
-        out = (root, parts[1:], "/".join([root_text] + parts[1:]))
+            raise InvalidCIDPathError(f"{key!r} names no CID; an ipfs path is ipfs://<CID>/path")
+        try:
+            root = parse_cid(parts[0])
+        except InvalidCIDError as exc:
+            raise InvalidCIDPathError(f"{key!r} does not start with a valid CID: {exc}") from None
+        out = (root, parts[1:], "/".join([str(root)] + parts[1:]))
         self._paths.put(key, out)
         return out
 
-    def _split(self, path: str) -> tuple[CID, list[str]]:
-        root, parts, _ = self._parse(path)
-        return root, parts
+    def _walk_local(self, root: CID, parts: list[str]) -> tuple[CID, list[str], int | None, CID | None]:
+        """Resolve ``parts`` below ``root`` as far as local blocks go.
 
-    def _resolve_local(self, root: CID, parts: list[str], ipfs_path: str) -> CID:
-        """The CID at ``ipfs_path`` from local blocks (raises :class:`_Missing`); memoized, paths are immutable."""
-        cid = self._resolved.get(ipfs_path)
-        if cid is None:
-            cid = self.reader.resolve(root, parts)
-            self._resolved.put(ipfs_path, cid)
-        return cid
+        Returns ``(cid, rest, tsize, missing)``: the deepest CID reached, the parts not
+        resolved yet, the ``Tsize`` its parent announced, and the block that is missing
+        (``None`` when the whole path resolved). An absent name in a verified directory
+        raises :class:`~eurec4a.errors.ContentNotFoundError`.
+        """
+        cid, tsize = root, None
+        for i, name in enumerate(parts):
+            try:
+                link = self.reader.lookup(cid, name)
+            except _Missing as missing:
+                return cid, parts[i:], tsize, missing.cid
+            cid, tsize = link.cid, link.tsize
+        return cid, [], tsize, None
 
-    def _resolve(self, path: str, scope: str = "block") -> tuple[CID, str]:
-        root, parts, ipfs_path = self._parse(path)
-        cid = self._with_blocks(lambda: self._resolve_local(root, parts, ipfs_path), ipfs_path, dag_scope=scope)
-        return cid, ipfs_path
+    async def _target(self, path: Any, params: dict[str, str]) -> tuple[CID, int | None]:
+        """The CID (and announced size) at ``path``; cold, one CAR with ``params`` brings path and target."""
+        root, parts, key = self._parse(path)
+        hit = self._resolved.get(key)
+        if hit is not None:
+            return hit
+        cars = 0  # CAR requests made for this path: one at the root, one more below it at most
+        for _ in range(MAX_SINGLE_BLOCK_FETCHES):
+            cid, rest, tsize, missing = self._walk_local(root, parts)
+            if missing is None:
+                self._resolved.put(key, (cid, tsize))
+                return cid, tsize
+            at_root = cid == root
+            if cars >= 2 or (cars == 1 and at_root):
+                await self._fetch_raw(missing, not_found="definitive" if missing == root else "failover")
+                continue
+            cars += 1
+            try:
+                # At the root, a 404 for the path is checked here against the verified directory
+                # rather than by asking every gateway (zarr probes absent keys such as zarr.json).
+                await self._fetch_car(cid, rest, params, max_bytes=_cap(tsize),
+                                      not_found="first" if at_root else "definitive")
+            except ContentNotFoundError:
+                if at_root:
+                    # is the CID itself unknown (every gateway must agree), or only the path?
+                    await self._fetch_raw(root, not_found="definitive")
+                # below verified data a 404 may only mean "lacks blocks": go on block by block
+            except GatewayError as exc:
+                if not getattr(exc, "not_found_at", None):
+                    raise
+                # some gateways said 404, the others failed: check the path against verified blocks
+        raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
-    # ------------------------------------------------------------ fsspec API
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        cid, ipfs_path = self._resolve(path)
-        entry = self._with_blocks(lambda: self.reader.entry(cid), ipfs_path, dag_scope="block")
-        return self._entry_info(self._strip_protocol(path), entry)
+    # ------------------------------------------------------------ fsspec async API
+    def _not_found_policy(self, path: Any) -> str:
+        """A bare CID may be a typo (a 404 from every gateway is an answer); below it, content exists."""
+        return "failover" if self._parse(path)[1] else "definitive"
 
-    @staticmethod
-    def _entry_info(name: str, entry: Entry) -> dict[str, Any]:
-        return {
-            "name": name,
-            "size": entry.size if entry.size is not None else 0,
-            "type": entry.type if entry.type != "symlink" else "other",
-            "CID": str(entry.cid),
-        }
+    async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        cid, _ = await self._target(path, {"dag-scope": "block"})
+        policy = self._not_found_policy(path)
+        entry = await self._with_blocks(lambda: self.reader.entry(cid),
+                                        lambda m: self._fetch_raw(cid, not_found=policy))
+        return _entry_info(self._strip_protocol(path), entry)
 
-    def ls(self, path: str, detail: bool = True, **kwargs: Any):
-        cid, ipfs_path = self._resolve(path)
-        links = self._with_blocks(lambda: self.reader.links(cid), ipfs_path, dag_scope="entity")
+    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list:
+        cid, tsize = await self._target(path, {"dag-scope": "entity"})
+        links = await self._with_blocks(
+            lambda: self.reader.links(cid),
+            lambda m: self._fetch_car(cid, [], {"dag-scope": "entity"}, max_bytes=_cap(tsize),
+                                      not_found=self._not_found_policy(path)),
+        )
         base = self._strip_protocol(path)
         if not detail:
             return [f"{base}/{name}" for name, _, _ in links]
-        # each child's own block says whether it is a file or a directory; fetch missing ones in parallel
-        missing = [c for _, c, _ in links if not self._has_local(c)]
+        # each child's own block says whether it is a file or a directory: fetch missing ones concurrently
+        missing = [c for _, c, _ in links if not self._has_block(c)]
         if missing:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(self._fetch_block, missing))
-        return [self._entry_info(f"{base}/{name}", self.reader.entry(c, name)) for name, c, _ in links]
+            await asyncio.gather(*(self._fetch_raw(c) for c in missing))
+        out = []
+        for name, child, _ in links:
+            entry = await self._with_blocks(lambda c=child, n=name: self.reader.entry(c, n),
+                                            lambda m, c=child: self._fetch_raw(c))
+            out.append(_entry_info(f"{base}/{name}", entry))
+        return out
 
+    async def _cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
+        if (start is not None and start < 0) or (end is not None and end < 0):
+            size = (await self._info(path)).get("size") or 0
+            start = None if start is None else (start if start >= 0 else max(size + start, 0))
+            end = None if end is None else (end if end >= 0 else max(size + end, 0))
+        lo = start or 0
+        if end is not None and end <= lo:
+            return b""
+        params = {"dag-scope": "entity"}
+        if lo or end is not None:
+            params["entity-bytes"] = f"{lo}:{'*' if end is None else end - 1}"
+        cid, tsize = await self._target(path, params)
+        policy = self._not_found_policy(path)
+
+        async def fetch_file(missing: _Missing) -> None:
+            if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
+                return
+            if cid.codec.code == RAW:
+                await self._fetch_raw(cid, not_found=policy)
+            else:  # by the file's own CID: no directory block is sent again
+                await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
+
+        return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file)
+
+    async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
+        """Detect a full read of a directory and let a file wait for one whole-directory stream.
+
+        The :data:`PREFETCH_TRIGGER`-th cold file read in one directory (a zarr variable
+        being loaded whole) starts one background ``dag-scope=all`` stream of that
+        directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`.
+        Cold reads in that directory then wait for their blocks to arrive in the stream
+        instead of asking on their own. Returns True when ``op()`` can now run locally;
+        False when the caller should fetch (no stream, or the stream failed or ended
+        without the blocks). A stream's failure never reaches the caller.
+        """
+        root, parts, _ = self._parse(path)
+        if not parts:
+            return False
+        parent, rest, tsize, missing = self._walk_local(root, parts[:-1])
+        if missing is not None or rest:
+            return False
+        key = (id(asyncio.get_running_loop()), bytes(parent))
+        stream = self._streams.get(key)
+        if stream is None:
+            count = self._dir_reads.get(key, 0) + 1
+            self._dir_reads[key] = count
+            if count < PREFETCH_TRIGGER or tsize is None or tsize > PREFETCH_MAX_BYTES \
+                    or self.cache.is_complete(parent):
+                return False
+            stream = asyncio.ensure_future(self._stream_directory(parent, tsize))
+            self._streams[key] = stream
+        while True:
+            try:
+                op()
+                return True
+            except _Missing:
+                if stream.done():
+                    return False
+            await asyncio.wait({stream}, timeout=STREAM_POLL)
+
+    async def _stream_directory(self, cid: CID, tsize: int) -> None:
+        try:
+            await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize), not_found="failover")
+            if self._complete_locally(cid):
+                self.cache.mark_complete(cid)
+        except Exception as exc:  # the readers waiting for it fetch on their own instead
+            logger.info("prefetching /ipfs/%s failed (%s); files are fetched one by one", cid, exc)
+
+    async def _get_file(self, rpath: str, lpath: Any, callback: Any = DEFAULT_CALLBACK, **kwargs: Any) -> None:
+        data = await self._cat_file(rpath)
+        callback.set_size(len(data))
+        if hasattr(lpath, "write"):
+            lpath.write(data)
+        else:
+            with open(lpath, "wb") as f:
+                f.write(data)
+        callback.relative_update(len(data))
+
+    async def _fetch_dag(self, cid: Any, progress: Callable[[int], Any] | None = None) -> int:
+        if not isinstance(cid, CID):
+            cid = self._parse(cid)[0]
+        if not self.cache.is_complete(cid):
+            await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress)
+        blocks = await self._with_blocks(lambda: list(self.reader.walk_blocks(cid)), lambda m: self._fetch_raw(m.cid))
+        total = sum(len(self._local_block(b)) for b in blocks)
+        if all(b in self.cache for b in blocks):
+            self.cache.mark_complete(cid)
+        return total
+
+    async def _dag_size(self, cid: Any) -> int | None:
+        if not isinstance(cid, CID):
+            cid = self._parse(cid)[0]
+        block = await self._with_blocks(lambda: self._local_block(cid), lambda m: self._fetch_raw(cid))
+        if cid.codec.code != DAG_PB:
+            return len(block)
+        node, _ = self.reader.node(cid)
+        if any(link.tsize is None for link in node.links):
+            return None
+        return len(block) + sum(link.tsize for link in node.links)
+
+    async def _prefetch(self, path: str) -> int:
+        root, parts, _ = self._parse(path)
+        cid = root if not parts else (await self._target(path, {"dag-scope": "block"}))[0]
+        if self.cache.is_complete(cid):
+            return 0
+        await self._fetch_car(cid, [], {"dag-scope": "all"})
+        if self._complete_locally(cid):
+            self.cache.mark_complete(cid)
+        return 1
+
+    def _complete_locally(self, cid: CID) -> bool:
+        try:
+            blocks = list(self.reader.walk_blocks(cid))
+        except _Missing:
+            return False
+        return all(b in self.cache for b in blocks)
+
+    fetch_dag = sync_wrapper(_fetch_dag)
+    fetch_dag.__doc__ = """Fetch every block reachable from ``cid`` (one CAR stream, verified, stored); return its bytes.
+
+    Afterwards the DAG is marked complete in the cache, so later calls make no request.
+    ``progress(n)`` is called with the size of every piece received (a progress bar's
+    ``update``). Used by :func:`eurec4a.pull`.
+
+    Examples
+    --------
+    >>> fs.fetch_dag("QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
+    123456
+    """
+    dag_size = sync_wrapper(_dag_size)
+    dag_size.__doc__ = """Bytes of the DAG at ``cid`` as its root block announces them (``None`` if unknown).
+
+    Examples
+    --------
+    >>> fs.dag_size("QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
+    123456
+    """
+    prefetch = sync_wrapper(_prefetch)
+    prefetch.__doc__ = """Fetch everything below ``path`` in one request (``dag-scope=all``), unless complete in the cache.
+
+    Meant for catalog trees: small, immutable, read file by file afterwards. Returns
+    the number of requests made (0 when the tree was marked complete). The tree is
+    marked complete only when every block reachable from it was verified and stored.
+
+    Examples
+    --------
+    >>> fs.prefetch("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
+    1
+    """
+
+    # ------------------------------------------------------------ sync helpers
     def has_local(self, path: str) -> bool:
         """Whether the whole file or directory block at ``path`` can be read without a request.
 
@@ -377,36 +690,15 @@ class IPFSFileSystem(AbstractFileSystem):
         True
         """
         try:
-            root, parts, ipfs_path = self._parse(path)
-            cid = self._resolve_local(root, parts, ipfs_path)
+            root, parts, _ = self._parse(path)
+            cid, _, _, missing = self._walk_local(root, parts)
+            if missing is not None:
+                return False
             for block in self.reader.entity_blocks(cid):
                 self._local_block(block)
-        except _Missing:
+        except (_Missing, FileNotFoundError):
             return False
         return True
-
-    def _has_local(self, cid: CID) -> bool:
-        try:
-            self._local_block(cid)
-            return True
-        except _Missing:
-            return False
-
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
-        root, parts, ipfs_path = self._parse(path)
-        if (start is not None and start < 0) or (end is not None and end < 0):
-            size = self.info(path)["size"]
-            start = None if start is None else (start if start >= 0 else max(size + start, 0))
-            end = None if end is None else (end if end >= 0 else max(size + end, 0))
-        lo = start or 0
-        if end is not None and end <= lo:
-            return b""
-        # one request for everything: the path's blocks and the file's (range of) blocks
-        params = {"dag_scope": "entity"}
-        if lo or end is not None:
-            params["entity_bytes"] = f"{lo}:{'*' if end is None else end - 1}"
-        return self._with_blocks(lambda: self.reader.read(self._resolve_local(root, parts, ipfs_path), lo, end),
-                                 ipfs_path, **params)
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None, autocommit: bool = True,
               cache_options: dict | None = None, **kwargs: Any):
@@ -415,30 +707,27 @@ class IPFSFileSystem(AbstractFileSystem):
         return _IPFSFile(self, path, mode, block_size or "default", cache_options=cache_options, **kwargs)
 
     def ukey(self, path: str) -> str:
+        """The CID at ``path`` (immutable by definition)."""
         return self.info(path)["CID"]
 
-    # ------------------------------------------------------------ catalog helpers
-    def prefetch(self, path: str) -> int:
-        """Fetch everything below ``path`` in one request (``dag-scope=all``), unless it is cached.
 
-        Meant for catalog trees: small, immutable, read file by file afterwards.
-        Returns the number of requests made (0 when the tree was complete in the cache).
+def _cap(tsize: int | None) -> int | None:
+    """The most bytes an answer for content of announced size ``tsize`` may have."""
+    return None if tsize is None else tsize + tsize // 16 + TSIZE_ALLOWANCE
 
-        Examples
-        --------
-        >>> fs.prefetch("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N")  # doctest: +SKIP
-        1
-        """
-        root, parts, ipfs_path = self._parse(path)
-        marker = self.cache.path / "complete" / f"{ipfs_path.replace('/', '-')}"
-        if marker.exists():
-            return 0
-        self._fetch_car(ipfs_path, dag_scope="all")
-        try:
-            atomic_write_bytes(marker, b"")
-        except OSError as exc:  # the cache may be read-only; prefetching again is the only cost
-            logger.debug("cannot record complete DAG %s: %s", root, exc)
-        return 1
+
+def _entry_info(name: str, entry: Entry) -> dict[str, Any]:
+    """An ``info`` dict with ipfsspec 0.6's keys, in its order (its ``checksum`` hashes this dict)."""
+    out: dict[str, Any] = {"name": name, "CID": str(entry.cid)}
+    if entry.type == "directory":
+        out.update(type="directory", islink=False)
+    elif entry.type == "symlink":
+        out.update(type="other", islink=True)
+    elif entry.cid.codec.code == RAW:
+        out.update(type="file", size=entry.size)
+    else:
+        out.update(type="file", size=entry.size, islink=False)
+    return out
 
 
 class _IPFSFile(AbstractBufferedFile):

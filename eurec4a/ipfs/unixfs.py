@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from multiformats import CID
 
-from eurec4a.errors import ContentNotFoundError, NotADirectoryInDAGError
+from eurec4a.errors import ContentNotFoundError, InvalidDAGError, NotADirectoryInDAGError
 from eurec4a.ipfs.codecs import (
     DAG_PB,
     RAW,
@@ -29,6 +29,7 @@ from eurec4a.ipfs.codecs import (
     UNIXFS_HAMT_SHARD,
     UNIXFS_RAW,
     UNIXFS_SYMLINK,
+    PBLink,
     PBNode,
     UnixFSData,
     decode_pbnode,
@@ -76,8 +77,15 @@ class UnixFSReader:
             return None, UnixFSData(UNIXFS_RAW, block, len(block))
         if cid.codec.code != DAG_PB:
             raise ContentNotFoundError(f"{cid} is a {cid.codec.name} block, not UnixFS")
-        node = decode_pbnode(block)
-        return node, decode_unixfs(node.data)
+        try:
+            node = decode_pbnode(block)
+            return node, decode_unixfs(node.data)
+        except ValueError as exc:
+            # the block matched its CID, so the content itself is broken: no gateway can help
+            raise InvalidDAGError(
+                f"block {cid} is not a valid UnixFS node ({exc}); the content under this CID is "
+                "damaged at its source. Ask the publisher of this CID for a corrected version."
+            ) from exc
 
     def entry(self, cid: CID, name: str = "") -> Entry:
         """Describe the UnixFS object at ``cid``."""
@@ -107,20 +115,49 @@ class UnixFSReader:
         walked: list[str] = []
         for name in parts:
             trail.append(cid)
-            node, fs = self.node(cid)
-            if fs.type == UNIXFS_DIRECTORY and node is not None:
-                found = next((link.cid for link in node.links if link.name == name), None)
-            elif fs.type == UNIXFS_HAMT_SHARD and node is not None:
-                found = self._hamt_find(node, fs, name, trail)
-            else:
-                raise NotADirectoryInDAGError(f"/ipfs/{root}/{'/'.join(walked)} is not a directory; cannot look up {name!r}")
+            found = self._step(cid, name, trail)
             if found is None:
                 raise ContentNotFoundError(f"no such file or directory: /ipfs/{root}/{'/'.join(walked + [name])}")
             walked.append(name)
-            cid = found
+            cid = found.cid
         return cid, trail
 
-    def _hamt_find(self, node: PBNode, fs: UnixFSData, name: str, trail: list[CID]) -> CID | None:
+    def lookup(self, cid: CID, name: str) -> PBLink:
+        """The link named ``name`` in the directory (plain or HAMT) at ``cid``.
+
+        Raises
+        ------
+        ContentNotFoundError
+            The directory has no entry ``name``.
+        NotADirectoryInDAGError
+            ``cid`` is not a directory.
+
+        Examples
+        --------
+        >>> reader.lookup(root, "catalog.yml").cid  # doctest: +SKIP
+        CID('base58btc', 0, 'dag-pb', '1220...')
+        """
+        found = self._step(cid, name, [])
+        if found is None:
+            raise ContentNotFoundError(f"no such file or directory: /ipfs/{cid}/{name}")
+        return found
+
+    def directory_index(self, cid: CID, node: PBNode) -> dict[str, PBLink]:
+        """The links of the plain directory ``node`` (block ``cid``) by name.
+
+        Subclasses may keep the index (directories are immutable); this one builds it.
+        """
+        return {link.name or "": link for link in node.links}
+
+    def _step(self, cid: CID, name: str, trail: list[CID]) -> PBLink | None:
+        node, fs = self.node(cid)
+        if fs.type == UNIXFS_DIRECTORY and node is not None:
+            return self.directory_index(cid, node).get(name)
+        if fs.type == UNIXFS_HAMT_SHARD and node is not None:
+            return self._hamt_find(node, fs, name, trail)
+        raise NotADirectoryInDAGError(f"/ipfs/{cid} is not a directory; cannot look up {name!r}")
+
+    def _hamt_find(self, node: PBNode, fs: UnixFSData, name: str, trail: list[CID]) -> PBLink | None:
         digest = hamt_hash(name)
         fanout = fs.fanout or 256
         width = len(f"{fanout - 1:X}")
@@ -141,7 +178,7 @@ class UnixFSReader:
                     node, fs = sub, sub_fs
                     break
                 if lname[width:] == name:
-                    return link.cid
+                    return link
                 return None  # the slot holds another name: ours is not there
             else:
                 return None

@@ -56,7 +56,7 @@ def test_warm_walk_makes_no_request(stack, mode):
     cold = _full_walk(eurec4a.get_intake_catalog(use_ipfs=use))
     # what a new Python process has: the disk cache, nothing in memory
     IPFSFileSystem.clear_instance_cache()
-    pointer._clear_memo()
+    pointer.clear_memo()
     before = stack.request_counts()
     warm = _full_walk(eurec4a.get_intake_catalog(use_ipfs=use))
     assert warm == cold == 37

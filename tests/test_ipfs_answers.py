@@ -1,0 +1,367 @@
+"""What the ``ipfs`` client does with bad answers: completeness markers, sizes, redirects, escaping.
+
+The bad gateways here are tiny scripted HTTP servers on 127.0.0.1 (started by the
+tests), each answering every request with one prepared answer; the honest one is
+the stack's :class:`~eurec4a.testing.gateway.TrustlessGateway`.
+"""
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+import time
+import urllib.request
+
+import pytest
+
+import eurec4a
+from eurec4a.cache import Cache
+from eurec4a.errors import ContentNotFoundError, GatewayError, InvalidCIDError
+from eurec4a.ipfs.car import CarWriter
+from eurec4a.ipfs.cid import parse_cid
+from eurec4a.ipfs.codecs import raw_cid
+from eurec4a.ipfs.filesystem import IPFSFileSystem
+from eurec4a.publish.importer import MemoryBlockStore, import_directory
+from eurec4a.testing.gateway import TrustlessGateway
+
+NAMES = ["a#b.txt", "50%.txt", "q?x.txt", "with space.txt", "ünï.txt", "plain.txt"]
+
+
+def _content(tmp_path, name="tree", marker="a"):
+    root = tmp_path / name
+    (root / "sub").mkdir(parents=True)
+    for i, n in enumerate(NAMES):
+        (root / n).write_text(f"{marker} file {i}")
+    (root / "sub" / "data.bin").write_bytes(bytes(range(256)) * 2048)
+    store = MemoryBlockStore()
+    cid = import_directory(root, store, "unixfs-v1-2025", chunk_size=65536)
+    return str(cid), dict(store.blocks)
+
+
+class Scripted:
+    """A local HTTP server answering every GET with ``answer(path) -> (status, headers, body chunks)``."""
+
+    def __init__(self, answer):
+        owner = self
+        self.paths: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                owner.paths.append(self.path)
+                status, headers, chunks = answer(self.path)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                except OSError:  # the client hung up: expected for endless bodies
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _car(roots, blocks) -> bytes:
+    buf = io.BytesIO()
+    with CarWriter(buf, roots) as car:
+        for cid, block in blocks:
+            car.put(cid, block)
+    return buf.getvalue()
+
+
+def _forever(first: bytes, then: bytes):
+    def chunks():
+        yield first
+        while True:
+            yield then
+    return chunks()
+
+
+def _fs(urls, tmp_path, **kw):
+    return IPFSFileSystem(gateways=urls, cache_dir=str(tmp_path / "cache"), skip_instance_cache=True, **kw)
+
+
+CAR_HEADERS = {"Content-Type": "application/vnd.ipld.car"}
+
+
+# ------------------------------------------------------------ issue 15.1: completeness markers
+@pytest.mark.parametrize("answer", ["empty CAR then garbage", "empty CAR then unrelated blocks forever",
+                                    "another DAG under the root's name"])
+def test_a_bad_answer_never_marks_a_dag_complete(tmp_path, answer):
+    root, blocks = _content(tmp_path)
+    other_root, other_blocks = _content(tmp_path, "other", marker="b")
+    root_cid = parse_cid(root)
+    header = _car([root_cid], [])
+    unrelated = _car([raw_cid(b"x")], [(raw_cid(b"x" * 1000), b"x" * 1000)])[len(_car([raw_cid(b"x")], [])):]
+
+    def bad(path):
+        if answer == "empty CAR then garbage":
+            return 200, CAR_HEADERS, _forever(header, b"\xff" * 65536)
+        if answer == "empty CAR then unrelated blocks forever":
+            return 200, CAR_HEADERS, _forever(header, unrelated * 64)
+        return 200, CAR_HEADERS, [_car([root_cid], other_blocks.items())]
+
+    with Scripted(bad) as liar:
+        with pytest.raises(GatewayError):
+            _fs([liar.url], tmp_path, deadline=2).prefetch(root)
+    cache = Cache(tmp_path / "cache")
+    assert not cache.is_complete(root_cid)
+    assert cache.info()["entries"] == 0  # nothing the answer did not have to contain was stored
+    with TrustlessGateway(blocks) as honest:
+        fs = _fs([honest.url], tmp_path)
+        assert fs.prefetch(root) == 1
+        for i, name in enumerate(NAMES):
+            assert fs.cat(f"{root}/{name}") == f"a file {i}".encode()
+        assert honest.count() == 1
+        assert _fs([honest.url], tmp_path).prefetch(root) == 0  # marked complete now
+        assert honest.count() == 1
+
+
+def test_after_cache_clear_a_pinned_walk_makes_one_request(stack, tmp_path):
+    from eurec4a.catalog.tree import walk
+
+    cache_dir = str(tmp_path / "cache")
+    stack.gateway.reset_counts()
+    names = [p for p, _ in walk(eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, cache_dir=cache_dir))]
+    # one request per DAG: the catalog tree, and the demo's remote sub-catalog, which has its own CID
+    cold = stack.gateway.count()
+    assert cold == 2
+    Cache(cache_dir).clear()
+    IPFSFileSystem.clear_instance_cache()
+    stack.gateway.reset_counts()
+    again = [p for p, _ in walk(eurec4a.get_intake_catalog(use_ipfs=stack.root_cid, cache_dir=cache_dir))]
+    assert again == names
+    assert stack.gateway.count() == cold  # markers did not survive the clear: no block-by-block walk
+
+
+# ------------------------------------------------------------ counts: each block once
+def test_no_directory_block_is_fetched_twice(tmp_path):
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        for name in NAMES:
+            fs.cat_file(f"{root}/{name}")  # cat_file: fsspec's cat would glob "q?x.txt" with a listing
+        fs.cat_file(f"{root}/sub/data.bin")
+        assert gw.count() == len(NAMES) + 1  # one request per file
+        # after the first, every file is asked for by its own CID: no path below the root again
+        later = [r.path for r in gw.requests[1:]]
+        assert all(root not in p for p in later), later
+        assert fs.statistics["blocks_dropped"] == 0
+        assert _fs([gw.url], tmp_path).cat(f"{root}/sub/data.bin") == bytes(range(256)) * 2048
+        assert gw.count() == len(NAMES) + 1  # warm: no request
+
+
+def test_file_names_are_percent_escaped(tmp_path):
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        for i, name in enumerate(NAMES):
+            assert fs.cat(f"ipfs://{root}/{name}") == f"a file {i}".encode()
+        assert sorted(n.rsplit("/", 1)[1] for n in fs.ls(root, detail=False)) == sorted(NAMES + ["sub"])
+
+
+# ------------------------------------------------------------ broken answers: fail over
+def _proxy_answer(honest_url, mangle):
+    def answer(path):
+        with urllib.request.urlopen(honest_url + path, timeout=10) as r:
+            body = r.read()
+        return 200, {**CAR_HEADERS, "Content-Length": str(len(body))}, [mangle(body)]
+    return answer
+
+
+@pytest.mark.parametrize("mangle", [
+    pytest.param(lambda body: body[: len(body) // 2], id="truncated"),
+    pytest.param(lambda body: body[:40] + b"\xc0\x80\x80\x02" + b"\0" * 100, id="oversized block"),
+    pytest.param(lambda body: b"not a car at all", id="garbage"),
+])
+def test_a_broken_answer_fails_over_to_the_next_gateway(tmp_path, mangle):
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as honest, Scripted(_proxy_answer(honest.url, mangle)) as broken:
+        fs = _fs([broken.url, honest.url], tmp_path)
+        assert fs.cat(f"{root}/sub/data.bin") == bytes(range(256)) * 2048
+        assert len(broken.paths) >= 1
+
+
+def test_a_block_over_2_mib_is_refused_while_streaming(tmp_path):
+    root, blocks = _content(tmp_path)
+    huge = b"\x80\x80\x80\x02"  # a section announcing 4 MiB
+
+    with Scripted(lambda p: (200, CAR_HEADERS, _forever(_car([parse_cid(root)], []) + huge, b"\0" * 65536))) as bad:
+        start = time.monotonic()
+        with pytest.raises(GatewayError, match="limit"):
+            _fs([bad.url], tmp_path, deadline=60).cat(f"{root}/plain.txt")
+        # every attempt was refused at the announcement: the call ended by its attempt cap, not the deadline
+        assert time.monotonic() - start < 40 and len(bad.paths) > 1
+
+
+def test_an_answer_larger_than_its_parent_announced_is_refused(tmp_path):
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as honest:
+        fs = _fs([honest.url], tmp_path)
+        fs.ls(root)  # the root directory is verified now: its links announce every size
+
+        unrelated = _car([raw_cid(b"x")], [(raw_cid(b"x" * 1000), b"x" * 1000)])[len(_car([raw_cid(b"x")], [])):]
+
+        def endless(path):  # well-formed sections of a block nobody asked for, forever
+            return 200, CAR_HEADERS, _forever(_car([raw_cid(b"x")], []), unrelated * 64)
+
+        with Scripted(endless) as bad:
+            other = _fs([bad.url], tmp_path, deadline=60)
+            other.ls(root)  # from the cache
+            start = time.monotonic()
+            with pytest.raises(GatewayError, match="more than"):
+                other.cat(f"{root}/sub/data.bin")
+            assert time.monotonic() - start < 40 and len(bad.paths) > 1  # ended by the cap, not the deadline
+
+
+def test_redirects_only_within_configured_gateways(tmp_path):
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as honest, Scripted(lambda p: (200, {}, [b"secret"])) as elsewhere:
+        def redirect(path):
+            return 302, {"Location": elsewhere.url + path}, []
+
+        with Scripted(redirect) as redirecting:
+            fs = _fs([redirecting.url, honest.url], tmp_path)
+            assert fs.cat(f"{root}/plain.txt") == b"a file 5"
+            assert elsewhere.paths == []  # never asked: not a configured gateway
+
+            def to_honest(path):
+                return 302, {"Location": honest.url + path}, []
+
+        with Scripted(to_honest) as redirecting:
+            before = honest.count()
+            fs = _fs([redirecting.url, "http://127.0.0.1:9", honest.url], tmp_path / "other")
+            assert fs.cat(f"{root}/q?x.txt") == b"a file 2"
+            assert redirecting.paths and honest.count() > before
+
+
+def test_redirect_refused_everywhere_is_a_gateway_error(tmp_path):
+    root, _ = _content(tmp_path)
+    with Scripted(lambda p: (302, {"Location": "http://169.254.169.254/latest/meta-data"}, [])) as bad:
+        with pytest.raises(GatewayError, match="refused"):
+            _fs([bad.url], tmp_path).cat(f"{root}/plain.txt")
+
+
+def test_identity_cids_over_128_bytes_are_rejected():
+    from multiformats import CID, multihash
+
+    long = CID("base32", 1, "raw", multihash.wrap(b"x" * 129, "identity"))
+    with pytest.raises(InvalidCIDError, match="128"):
+        parse_cid(str(long))
+
+
+def test_repeated_failing_calls_do_not_grow(tmp_path):
+    fs = _fs(["http://127.0.0.1:9"], tmp_path)
+    times = []
+    for _ in range(4):
+        start = time.monotonic()
+        with pytest.raises(GatewayError):
+            fs.cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/catalog.yml")
+        times.append(time.monotonic() - start)
+    assert max(times[1:]) <= max(times[0] * 2, 1.0)
+
+
+def test_not_found_everywhere_is_content_not_found(tmp_path):
+    _, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as a, TrustlessGateway(blocks) as b:
+        with pytest.raises(ContentNotFoundError):
+            _fs([a.url, b.url], tmp_path).cat("ipfs://QmahMN2wgPauHYkkiTGoG2TpPBmj3p5FoYJAq9uE9iXT9N/x")
+
+
+# ------------------------------------------------------------ full reads stream the directory once
+def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
+    import asyncio
+
+    from eurec4a.ipfs import filesystem
+
+    root_dir = tmp_path / "store" / "var"
+    root_dir.mkdir(parents=True)
+    count = 8 * filesystem.PREFETCH_TRIGGER
+    for i in range(count):
+        (root_dir / f"0.{i}").write_bytes(i.to_bytes(2, "big") * 8192)
+    store = MemoryBlockStore()
+    root = str(import_directory(tmp_path / "store", store, "unixfs-v1-2025"))
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        fs = _fs([gw.url], tmp_path)
+        trigger = filesystem.PREFETCH_TRIGGER
+        partial = fs.cat([f"{root}/var/0.{i}" for i in range(trigger - 1)])  # below the trigger: one by one
+        assert gw.count() == trigger - 1
+
+        async def load_all():
+            return await asyncio.gather(*(fs._cat_file(f"{root}/var/0.{i}") for i in range(count)))
+
+        everything = fs.loop and asyncio.run_coroutine_threadsafe(load_all(), fs.loop).result(60)
+        assert everything == [i.to_bytes(2, "big") * 8192 for i in range(count)]
+        assert all(partial[f"{root}/var/0.{i}"] == everything[i] for i in range(trigger - 1))
+        # concurrent cold reads each fetch on their own until the directory has seen `trigger`
+        # of them once it is verified; everything after that came in one stream
+        assert gw.count() <= 2 * trigger + 1 < count
+        assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+        fresh = _fs([gw.url], tmp_path)  # every block is in the shared cache now
+        assert fresh.cat_file(f"{root}/var/0.{count - 1}") == everything[-1]
+        assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+
+
+def test_a_failing_stream_still_yields_every_file(tmp_path):
+    from eurec4a.ipfs import filesystem
+
+    root_dir = tmp_path / "store" / "var"
+    root_dir.mkdir(parents=True)
+    count = 2 * filesystem.PREFETCH_TRIGGER
+    for i in range(count):
+        (root_dir / f"0.{i}").write_bytes(bytes([i]) * 5000)
+    store = MemoryBlockStore()
+    root = str(import_directory(tmp_path / "store", store, "unixfs-v1-2025"))
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        gw.faults.seed = 3
+        gw.faults.failure_rate = 0.3
+        fs = _fs([gw.url], tmp_path)
+        got = fs.cat([f"{root}/var/0.{i}" for i in range(count)])
+        assert [got[f"{root}/var/0.{i}"] for i in range(count)] == [bytes([i]) * 5000 for i in range(count)]
+
+
+def test_a_drip_feeding_gateway_ends_at_the_deadline_naming_it(tmp_path):
+    root, _ = _content(tmp_path)
+
+    def drip(path):
+        def chunks():
+            while True:
+                time.sleep(0.3)
+                yield b"\x01"
+        return 200, CAR_HEADERS, chunks()
+
+    with Scripted(drip) as slow:
+        start = time.monotonic()
+        with pytest.raises(GatewayError, match="EUREC4A_DEADLINE"):
+            _fs([slow.url], tmp_path, timeout=2, deadline=3).cat_file(f"{root}/plain.txt")
+        assert time.monotonic() - start < 3 * 1.5
+
+
+def test_a_stalled_gateway_names_the_read_timeout(tmp_path):
+    root, _ = _content(tmp_path)
+
+    def stall(path):
+        def chunks():
+            yield b""
+            time.sleep(30)
+            yield b""
+        return 200, CAR_HEADERS, chunks()
+
+    with Scripted(stall) as stalled:
+        with pytest.raises(GatewayError, match="EUREC4A_TIMEOUT|EUREC4A_DEADLINE"):
+            _fs([stalled.url], tmp_path, timeout=0.5, deadline=4).cat_file(f"{root}/plain.txt")
