@@ -145,3 +145,25 @@ def test_no_warning_for_a_clean_environment(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Settings.resolve()
+
+
+def test_cache_dir_from_the_configuration_file_is_where_everything_lands(stack, tmp_path, monkeypatch):
+    """Issue 10: a cache_dir given only in the configuration file is honoured by every writer."""
+    import eurec4a
+    from eurec4a.cache import Cache
+
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"cache_dir": str(tmp_path / "from-file")}))
+    monkeypatch.setenv("EUREC4A_CONFIG", str(cfg))
+    monkeypatch.delenv("EUREC4A_CACHE_DIR")
+    eurec4a.reset_state()
+    cat = eurec4a.get_intake_catalog(use_ipfs=True)  # pointer file, then the catalog's blocks
+    assert "barbados" in list(cat)
+    landed = tmp_path / "from-file"
+    assert any((landed / "blocks").rglob("*")), "blocks went elsewhere"
+    assert any((landed / "documents" / "pointers").iterdir()), "the pointer copy went elsewhere"
+    assert Cache(landed).info()["entries"] > 0
+    eurec4a.reset_state()
+    before = stack.gateway.count()
+    eurec4a.get_intake_catalog(use_ipfs=stack.root_cid)  # a new session on the same cache
+    assert stack.gateway.count() == before
