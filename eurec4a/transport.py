@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import zlib
 from typing import Any, Iterable, Sequence
 
@@ -46,7 +45,6 @@ from eurec4a.errors import CatalogNotFoundError, Eurec4aError, ServerUnreachable
 __all__ = [
     "MAX_DOCUMENT_SIZE",
     "MAX_REDIRECTS",
-    "session",
     "http_get",
     "http_get_many",
     "fetch",
@@ -68,22 +66,6 @@ MAX_CONCURRENT = 16
 #: Bytes read from the socket per step (also the step of the decompressor's output).
 READ_CHUNK = 64 * 1024
 
-_local = threading.local()
-
-
-def session():
-    """A per-thread ``requests.Session`` (kept for the IPFS gateway client until it moves to aiohttp).
-
-    New code uses :func:`http_get` / :func:`fetch`, which bound the whole request.
-    """
-    import requests
-
-    s = getattr(_local, "session", None)
-    if s is None:
-        s = requests.Session()
-        s.headers["User-Agent"] = config.USER_AGENT
-        _local.session = s
-    return s
 
 
 def _timeout_hint() -> str:

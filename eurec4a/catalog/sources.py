@@ -47,6 +47,7 @@ from eurec4a.catalog.urls import (
     protocol_family,
     url_protocols,
 )
+from eurec4a import settings
 from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError
 
 __all__ = [
@@ -56,16 +57,11 @@ __all__ = [
     "NetCDFSource",
     "JSONSource",
     "with_default_timeouts",
-    "HTTP_TIMEOUT",
     "OPENDAP_TIMEOUT",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Seconds any single HTTP read through fsspec may stall (socket read) before it fails.
-HTTP_TIMEOUT = 60.0
-#: Seconds to establish an HTTP connection.
-HTTP_CONNECT_TIMEOUT = 15.0
 #: Seconds an OPeNDAP request may take (pydap's ``timeout``, libnetcdf's ``HTTP.TIMEOUT``).
 OPENDAP_TIMEOUT = 120
 #: Seconds libnetcdf may take to connect to an OPeNDAP server.
@@ -75,7 +71,8 @@ def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict
     """Add bounded aiohttp timeouts to options of an ``http(s)`` filesystem that set none.
 
     fsspec's HTTP filesystem waits up to aiohttp's default of five minutes per
-    request; a catalog must fail in bounded time instead.
+    request; a catalog must fail in bounded time instead: the settings ``timeout``
+    (``EUREC4A_TIMEOUT``, between bytes) and ``deadline`` (``EUREC4A_DEADLINE``, in total).
 
     Examples
     --------
@@ -91,8 +88,10 @@ def with_default_timeouts(protocol: str, options: dict[str, Any] | None) -> dict
     if "timeout" not in client_kwargs:
         import aiohttp
 
+        # the same settings as every other request of the package (one owner: eurec4a.settings)
         client_kwargs["timeout"] = aiohttp.ClientTimeout(
-            total=None, sock_connect=HTTP_CONNECT_TIMEOUT, sock_read=HTTP_TIMEOUT
+            total=float(settings.resolve("deadline").value), sock_connect=settings.CONNECT_TIMEOUT,
+            sock_read=float(settings.resolve("timeout").value),
         )
         options["client_kwargs"] = client_kwargs
     return options
@@ -211,6 +210,14 @@ class XarraySource(_CatalogSourceMixin, DataSource):
             self._ds.close()
             self._ds = None
 
+    def _data_url(self) -> str:
+        """The URL to name in errors: for ``reference://`` the references file (``fo``)."""
+        url = str(self.urlpath)
+        fo = (getattr(self, "storage_options", None) or {}).get("fo")
+        if url.rstrip("/") == "reference:" and isinstance(fo, str):
+            return f"{url} (references {fo})"
+        return url
+
     def _open_checked(self, chunks: Any):
         try:
             return self._open(chunks)
@@ -218,13 +225,13 @@ class XarraySource(_CatalogSourceMixin, DataSource):
             raise
         except FileNotFoundError as exc:
             if is_network_error(exc):  # fsspec's HTTP reports a refused connection as "not found"
-                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                raise unreachable_error(self._data_url(), exc, self._where(),
                                         catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
-            raise CatalogNotFoundError(f"{self._where()}: {self.urlpath} does not exist ({exc})") from exc
+            raise CatalogNotFoundError(f"{self._where()}: {self._data_url()} does not exist ({exc})") from exc
         except Exception as exc:
             # zarr/netCDF over HTTP fail with aiohttp's errors naming only the host: name the URL.
             if is_network_error(exc):
-                raise unreachable_error(str(self.urlpath), exc, self._where(),
+                raise unreachable_error(self._data_url(), exc, self._where(),
                                         catalog_dir=(self.metadata or {}).get("catalog_dir")) from exc
             raise
 

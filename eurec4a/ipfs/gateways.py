@@ -414,7 +414,7 @@ class GatewayPool:
         for _hop in range(MAX_REDIRECTS + 1):
             try:
                 response = await session.get(target, headers=headers, allow_redirects=False,
-                                             timeout=self.client_timeout, auto_decompress=False)
+                                             timeout=self.client_timeout)  # the session does not decompress
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
                 raise _Failed(describe_network_error(exc, self.timeout), unreachable=True, cause=exc) from exc
             try:
