@@ -58,6 +58,7 @@ __all__ = [
     "BlockStore",
     "CATALOGS_DIR",
     "materialize_catalog",
+    "environment",
     "write_demo_data",
     "write_releases",
     "FLIGHT_SEGMENTS_FILE",
@@ -112,6 +113,31 @@ def materialize_catalog(source: str | os.PathLike, target: str | os.PathLike, re
         else:
             shutil.copyfile(path, out)
     return dst
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for a ``with`` block; the old values come back afterwards.
+
+    Examples
+    --------
+    >>> import os
+    >>> with environment({"EUREC4A_TIMEOUT": "5"}):
+    ...     os.environ["EUREC4A_TIMEOUT"]
+    '5'
+    >>> "EUREC4A_TIMEOUT" in os.environ
+    False
+    """
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class DemoStack:
@@ -229,16 +255,8 @@ class DemoStack:
     @contextlib.contextmanager
     def configured(self) -> Iterator["DemoStack"]:
         """Set :meth:`env` in ``os.environ`` for the ``with`` block (restored afterwards)."""
-        old = {k: os.environ.get(k) for k in self.env()}
-        os.environ.update(self.env())
-        try:
+        with environment(self.env()):
             yield self
-        finally:
-            for key, value in old.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def request_counts(self) -> dict[str, int]:
         """Requests each server has answered so far."""

@@ -21,15 +21,13 @@ Examples
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
 import shlex
 import signal
 import sys
 import threading
 import time
-from typing import Iterator, Sequence
+from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -74,21 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _dataset_summary(ds) -> str:
     names = ", ".join(f"{k}{tuple(v.dims)}:{v.dtype}" for k, v in ds.data_vars.items())
     return f"{dict(ds.sizes)}  {names}"
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block and restore the old values afterwards."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _stack_environment(stack) -> dict[str, str]:
@@ -164,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     import eurec4a
-    from eurec4a.testing import DemoStack
+    from eurec4a.testing import DemoStack, environment
 
     stop = threading.Event()
     previous = {}
@@ -176,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eurec4a {eurec4a.__version__}: starting the local servers (HTTP, OPeNDAP, IPFS gateway)...",
               flush=True)
         start = time.perf_counter()
-        with DemoStack(latency=args.latency) as stack, _environment(_stack_environment(stack)):
+        with DemoStack(latency=args.latency) as stack, environment(_stack_environment(stack)):
             print(f"  ready in {time.perf_counter() - start:.1f} s")
             print(f"  classic catalog: {stack.catalog_url}")
             print(f"  pointer file:    {stack.pointer_url}")
