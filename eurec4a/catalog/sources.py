@@ -550,7 +550,10 @@ class ZarrSource(XarraySource):
         if protos == ["file"] and "://" not in str(self.urlpath):
             return xr.open_zarr(self.urlpath, **kw)
         opts = _chained_options(self.urlpath, self.fs_options())
-        return xr.open_zarr(self.urlpath, storage_options=opts, **kw)
+        if opts and not (len(protos) == 1 and protos[0] in LOCAL_PROTOCOLS):
+            kw["storage_options"] = opts
+        # zarr >= 3.2 refuses storage options (even empty ones) for local paths and file:// URLs
+        return xr.open_zarr(self.urlpath, **kw)
 
 
 class JSONSource(_CatalogSourceMixin, DataSource):
