@@ -66,14 +66,10 @@ TARGET_CLASSIC_SPEEDUP = 5.0
 TARGET_IPFS_REQUESTS = 3
 
 
-@dataclass
-class Result:
-    catalog: str
-    latency: float
-    mode: str
-    variant: str
-    runs: list[dict] = field(default_factory=list)
-    error: str | None = None
+class RunStats:
+    """Median and maximum of one measured key over a result's ``runs`` (shared by the benchmarks)."""
+
+    runs: list[dict]
 
     def median(self, key: str) -> float | None:
         values = [r[key] for r in self.runs if r.get(key) is not None]
@@ -82,6 +78,16 @@ class Result:
     def most(self, key: str) -> int | None:
         values = [r[key] for r in self.runs if r.get(key) is not None]
         return max(values) if values else None
+
+
+@dataclass
+class Result(RunStats):
+    catalog: str
+    latency: float
+    mode: str
+    variant: str
+    runs: list[dict] = field(default_factory=list)
+    error: str | None = None
 
 
 # ------------------------------------------------------------------ legacy environment

@@ -57,7 +57,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +68,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_catalog import child_env, fmt, legacy_python, machine_note  # noqa: E402
+from bench_catalog import RunStats, child_env, fmt, legacy_python, machine_note  # noqa: E402
 
 CHILD = HERE / "data_child.py"
 MIB = 1024 * 1024
@@ -326,21 +325,13 @@ def run_child(gateway, python: str, argv: list[str], env: dict[str, str]) -> dic
 
 # ------------------------------------------------------------------ results
 @dataclass
-class Result:
+class Result(RunStats):
     store: str
     profile: str
     latency: float | None
     client: str
     runs: list[dict] = field(default_factory=list)
     error: str | None = None
-
-    def median(self, key: str) -> float | None:
-        values = [r[key] for r in self.runs if r.get(key) is not None]
-        return statistics.median(values) if values else None
-
-    def most(self, key: str) -> int | None:
-        values = [r[key] for r in self.runs if r.get(key) is not None]
-        return max(values) if values else None
 
     def checksums(self) -> set[str]:
         return {r["checksum"] for r in self.runs if r.get("checksum")}
