@@ -7,10 +7,25 @@ opened twice is fetched once, across sessions.
 Layout
 ------
 The cache lives in :func:`default_cache_dir` (``EUREC4A_CACHE_DIR``, else the
-platform's user cache directory, e.g. ``~/.cache/eurec4a`` on Linux). Each block
-is one file::
+platform's user cache directory, e.g. ``~/.cache/eurec4a`` on Linux). A block that
+arrives alone (a small chunk file, a catalog file) is one file; the blocks of one
+answer that brings many (a chunk file of several blocks, a whole-directory stream,
+a ``pull``) are written together as one *pack* of up to :data:`PACK_BYTES`::
 
-    <dir>/blocks/<shard>/<base32 of the multihash>
+    <dir>/blocks/<shard>/<base32 of the multihash>     one block
+    <dir>/blocks/packs/<unique name>.pack              many blocks and their index
+
+Why packs: creating a file costs about a millisecond on a journaling file system
+(measured 2.3 s for 2,048 files of 16 KiB, against 14 ms for the same bytes in one
+file), which made writing the cache, not the network, the cost of a whole-dataset
+read. A pack is the blocks back to back, then an index (multihash, offset, length
+of each) and a fixed footer; it is written to a temporary file and renamed into
+place like every entry, so a reader sees a whole pack or none. Each process reads
+the packs' indexes when a lookup first misses, and again whenever the ``packs``
+folder changed (its modification time), so packs written by other processes are
+found. A block read from a pack is verified like any other entry; a damaged pack is
+deleted as a whole (its blocks are fetched again). Packs are evicted whole, by their
+modification time, like single entries.
 
 The key is the CID's *multihash*, not the whole CID: the CIDv0 and CIDv1 of a
 dag-pb block, and a ``raw`` CID of the same bytes, all name exactly the same bytes
@@ -75,7 +90,9 @@ b'hello'
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
+import struct
 import logging
 import os
 import secrets
@@ -102,6 +119,8 @@ __all__ = [
     "Cache",
     "MAX_DOCUMENT_SIZE",
     "MAX_ENTRY_SIZE",
+    "MAX_PACK_SIZE",
+    "PACK_BYTES",
     "read_regular_file",
 ]
 
@@ -132,6 +151,19 @@ MAX_ENTRY_SIZE = 4 * 1024 * 1024
 MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
 
 _BLOCKS = "blocks"
+_PACKS = "packs"
+#: Suffix of pack files (see the module docstring).
+PACK_SUFFIX = ".pack"
+#: Most bytes of blocks written into one pack; larger batches make several packs.
+PACK_BYTES = 8 * 1024 * 1024
+#: Pack files kept open for reading per cache object.
+OPEN_PACKS = 32
+#: Largest pack file read (bytes): more than this package ever writes is not one of its packs.
+MAX_PACK_SIZE = 4 * PACK_BYTES
+_PACK_MAGIC = b"EUREC4A-PACK-1\n"
+_PACK_FOOTER = struct.Struct(">QQ8s")  # index offset, index length, footer magic
+_PACK_FOOTER_MAGIC = b"E4A-IDX1"
+_PACK_ENTRY = struct.Struct(">BQI")  # multihash length, offset, block length (then the multihash)
 _COMPLETE = "complete"
 _DOCUMENTS = "documents"
 
@@ -172,15 +204,25 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def _write_temp(tmp: Path, data: bytes, fsync: bool) -> None:
+def _write_temp(tmp: Path, data: bytes | list[bytes], fsync: bool) -> None:
     # O_EXCL: never write into a file somebody else created; 0o644 honours the umask,
     # so a cache prepared by one user can be read by others if the umask allows.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+        if len(parts) > 1 and hasattr(os, "writev"):
+            # a pack in as few system calls as possible; a short write goes on piece by piece
+            done = os.writev(fd, parts[:1024])  # IOV_MAX is at least 1024 on Linux and macOS
+            remaining = parts[1024:] if done == sum(len(p) for p in parts[:1024]) else None
+            if remaining is None:
+                joined = memoryview(b"".join(parts))[done:]
+                remaining = [joined]
+            parts = remaining
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         if fsync:
             os.fsync(fd)
     finally:
@@ -308,6 +350,56 @@ def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
+def _cid_of_multihash(blocks: list[tuple[Any, bytes]], key: bytes) -> CID:
+    for cid, _ in blocks:
+        cid = _as_cid(cid)
+        if bytes(cid.digest) == key:
+            return cid
+    raise KeyError(key)  # pragma: no cover - key comes from blocks
+
+
+def _read_pack_index(path: str) -> dict[bytes, tuple[int, int]] | None:
+    """The index of the pack at ``path`` (multihash -> (offset, length)), ``None`` if it is not a valid pack.
+
+    Everything is bounds-checked: a planted or truncated file reads as no pack, never
+    as entries pointing outside it.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        if not stat.S_ISREG(st.st_mode) or size > MAX_PACK_SIZE or size < len(_PACK_MAGIC) + _PACK_FOOTER.size:
+            return None
+        if os.pread(fd, len(_PACK_MAGIC), 0) != _PACK_MAGIC:
+            return None
+        footer = os.pread(fd, _PACK_FOOTER.size, size - _PACK_FOOTER.size)
+        index_at, index_len, magic = _PACK_FOOTER.unpack(footer)
+        if magic != _PACK_FOOTER_MAGIC or index_at + index_len != size - _PACK_FOOTER.size or index_at < len(_PACK_MAGIC):
+            return None
+        raw = os.pread(fd, index_len, index_at)
+    except (OSError, struct.error):
+        return None
+    finally:
+        os.close(fd)
+    out: dict[bytes, tuple[int, int]] = {}
+    pos = 0
+    while pos < len(raw):
+        if pos + _PACK_ENTRY.size > len(raw):
+            return None
+        key_len, offset, length = _PACK_ENTRY.unpack_from(raw, pos)
+        pos += _PACK_ENTRY.size
+        key = raw[pos:pos + key_len]
+        pos += key_len
+        if len(key) != key_len or offset < len(_PACK_MAGIC) or offset + length > index_at or length > MAX_ENTRY_SIZE:
+            return None
+        out[key] = (offset, length)
+    return out
+
+
 class _Entry(NamedTuple):
     path: Path
     size: int
@@ -370,6 +462,13 @@ class BlockCache:
         self._estimate: int | None = None  # bytes in the cache, as far as this process knows
         self._written_since_scan = 0
         self._write_failed = False
+        self._packs = self._blocks / _PACKS
+        # multihash -> (pack path, offset, length), for the packs seen at _packs_stamp
+        self._pack_index: dict[bytes, tuple[str, int, int]] = {}
+        self._pack_files: dict[str, list[bytes]] = {}  # pack path -> its multihashes
+        self._packs_stamp: int | None = None  # mtime_ns of the packs folder when last read
+        self._pack_fds: collections.OrderedDict[str, tuple[int, os.stat_result]] = collections.OrderedDict()
+        self._pack_touched: dict[str, float] = {}  # pack -> when this process last refreshed its mtime
 
     def __repr__(self) -> str:
         return f"BlockCache({str(self.path)!r}, max_size={self.max_size})"
@@ -410,10 +509,16 @@ class BlockCache:
         cid = _as_cid(cid)
         if cid.hashfun.name == "identity":
             return bytes(cid.raw_digest)  # the block is inlined in the CID itself
+        with self._lock:
+            packed = bytes(cid.digest) in self._pack_index
+        if packed:  # a dictionary lookup spares a failing open() of the single-file entry
+            data = self._get_packed(cid)
+            if data is not None:
+                return data
         path = self.entry_path(cid)
         found = read_regular_file(path, MAX_ENTRY_SIZE)
         if found is None:
-            return None
+            return None if packed else self._get_packed(cid)
         data, st = found
         try:
             verify_block(cid, data, source=f"cache entry {path}")
@@ -432,13 +537,222 @@ class BlockCache:
         return data
 
     def __contains__(self, cid: object) -> bool:
-        """Whether an entry exists for ``cid`` (without reading or verifying it)."""
+        """Whether an entry exists for ``cid``, alone or in a pack (without reading or verifying it)."""
         if not isinstance(cid, (CID, str, bytes)):
             return False
         cid = _as_cid(cid)
         if cid.hashfun.name == "identity":
             return True
-        return self.entry_path(cid).is_file()
+        if self.entry_path(cid).is_file():
+            return True
+        key = bytes(cid.digest)
+        with self._lock:
+            if key in self._pack_index:
+                return True
+        return self._refresh_packs() and key in self._pack_index
+
+    def locate(self, cid: CID | str) -> tuple[Path, int, int] | None:
+        """Where the entry of ``cid`` is: ``(file, offset, length)``, or ``None`` if it is not stored.
+
+        A block stored alone is a whole file (offset 0); a packed block is a range of its
+        pack. For diagnostics and tests; reading goes through :meth:`get`, which verifies.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = BlockCache(tempfile.mkdtemp())
+        >>> cache.put_many([(raw_cid(b"a"), b"a"), (raw_cid(b"bc"), b"bc")])
+        True
+        >>> path, offset, length = cache.locate(raw_cid(b"bc"))
+        >>> path.suffix, length
+        ('.pack', 2)
+        """
+        cid = _as_cid(cid)
+        path = self.entry_path(cid)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                return path, 0, st.st_size
+        except OSError:
+            pass
+        key = bytes(cid.digest)
+        self._refresh_packs()
+        with self._lock:
+            where = self._pack_index.get(key)
+        return None if where is None else (Path(where[0]), where[1], where[2])
+
+    def stored_blocks(self) -> Iterator[bytes]:
+        """The bytes of every stored block, as on disk (not verified): for audits and tests.
+
+        A file in a pack folder that is not a valid pack is yielded whole, so an audit
+        comparing these bytes with the genuine blocks notices it.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = BlockCache(tempfile.mkdtemp())
+        >>> cache.put_many([(raw_cid(b"a"), b"a"), (raw_cid(b"bc"), b"bc")])
+        True
+        >>> sorted(cache.stored_blocks())
+        [b'a', b'bc']
+        """
+        for entry in self._scan():
+            if entry.path.parent.name != _PACKS:
+                found = read_regular_file(entry.path, MAX_ENTRY_SIZE)
+                if found is not None:
+                    yield found[0]
+                continue
+            found = read_regular_file(entry.path, MAX_PACK_SIZE)
+            if found is None:
+                continue
+            index = _read_pack_index(str(entry.path))
+            if index is None:
+                yield found[0]
+                continue
+            for offset, length in index.values():
+                yield found[0][offset:offset + length]
+
+    # ---- packs
+
+    def _refresh_packs(self) -> bool:
+        """Read the indexes of packs not seen yet (and forget deleted ones); False if nothing changed."""
+        try:
+            stamp = os.stat(self._packs).st_mtime_ns
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp == self._packs_stamp:
+                return False
+            self._packs_stamp = stamp
+            known = set(self._pack_files)
+        try:
+            names = {e.path for e in os.scandir(self._packs) if e.name.endswith(PACK_SUFFIX)}
+        except OSError:
+            names = set()
+        for gone in known - names:
+            self._forget_pack(gone)
+        for path in names - known:
+            index = _read_pack_index(path)
+            if index is not None:
+                self._remember_pack(path, index)
+        return True
+
+    def _open_pack(self, path: str) -> tuple[int, os.stat_result] | None:
+        """An open descriptor of the pack at ``path`` (and its stat), kept for the next reads.
+
+        Opening a file costs more than reading a block from it; a few descriptors stay
+        open (:data:`OPEN_PACKS`, least recently used closed first). A pack deleted
+        meanwhile stays readable through its descriptor, and what is read is verified
+        against its CID all the same.
+        """
+        with self._lock:
+            hit = self._pack_fds.pop(path, None)
+            if hit is not None:
+                self._pack_fds[path] = hit  # most recently used last
+                return hit
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return None
+        with self._lock:
+            if path in self._pack_fds:  # another thread opened it meanwhile
+                os.close(fd)
+                return self._pack_fds[path]
+            self._pack_fds[path] = (fd, st)
+            while len(self._pack_fds) > OPEN_PACKS:
+                _, (old, _) = self._pack_fds.popitem(last=False)
+                os.close(old)
+        return fd, st
+
+    def _close_pack(self, path: str) -> None:
+        with self._lock:
+            hit = self._pack_fds.pop(path, None)
+        if hit is not None:
+            os.close(hit[0])
+
+    def close(self) -> None:
+        """Close the pack files kept open for reading (reopened when needed).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> BlockCache(tempfile.mkdtemp()).close()
+        """
+        with self._lock:
+            fds, self._pack_fds = list(self._pack_fds.values()), collections.OrderedDict()
+        for fd, _ in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # at interpreter exit anything may be half torn down
+            pass
+
+    def _remember_pack(self, path: str, index: dict[bytes, tuple[int, int]]) -> None:
+        with self._lock:
+            self._pack_files[path] = list(index)
+            for key, (offset, length) in index.items():
+                self._pack_index[key] = (path, offset, length)
+
+    def _forget_pack(self, path: str) -> None:
+        self._close_pack(path)
+        with self._lock:
+            for key in self._pack_files.pop(path, ()):
+                if self._pack_index.get(key, (None,))[0] == path:
+                    del self._pack_index[key]
+
+    def _get_packed(self, cid: CID) -> bytes | None:
+        key = bytes(cid.digest)
+        # one stat of the packs folder per read: packs other processes wrote are found, and
+        # packs they evicted or cleared are let go (their open descriptors closed) at once
+        self._refresh_packs()
+        with self._lock:
+            where = self._pack_index.get(key)
+        if where is None:
+            return None
+        path, offset, length = where
+        opened = self._open_pack(path)
+        if opened is None:  # evicted or cleared by another process: a miss
+            self._forget_pack(path)
+            return None
+        fd, st = opened
+        try:
+            data = os.pread(fd, length, offset)
+        except OSError:
+            data = b""
+        try:
+            verify_block(cid, data, source=f"cache pack {path}")
+        except BlockVerificationError:
+            logger.warning(
+                "cache pack %s is damaged (the bytes of %s do not match the CID); deleted it, "
+                "its blocks will be fetched again", path, cid,
+            )
+            self._forget_pack(path)
+            self._discard_if_same(Path(path), st)
+            return None
+        now = time.time()
+        if now - max(st.st_mtime, self._pack_touched.get(path, 0.0)) > TOUCH_INTERVAL:
+            self._pack_touched[path] = now
+            try:
+                os.utime(path)
+            except OSError:
+                pass
+        return data
 
     @staticmethod
     def _discard_if_same(path: Path, seen: os.stat_result) -> None:
@@ -500,7 +814,82 @@ class BlockCache:
             return
         self._note_written(len(data))
 
-    def _write(self, path: Path, data: bytes) -> bool:
+    def put_many(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> bool:
+        """Store several blocks: one alone is one file, more go into packs (see the module docstring).
+
+        Parameters
+        ----------
+        blocks
+            ``(cid, bytes)`` pairs.
+        verify
+            Check every block against its CID first (``False`` only for bytes verified
+            already); on a mismatch nothing is stored.
+
+        Returns
+        -------
+        bool
+            Whether every block is now stored (False when the cache stores nothing,
+            a block is larger than the limit, or a write failed).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = BlockCache(tempfile.mkdtemp())
+        >>> cache.put_many([(raw_cid(bytes([n])), bytes([n])) for n in range(3)])
+        True
+        >>> cache.get(raw_cid(bytes([2]))), cache.info()["entries"]
+        (b'\\x02', 1)
+        """
+        wanted: list[tuple[bytes, bytes]] = []
+        seen: set[bytes] = set()
+        complete = True
+        for cid, data in blocks:
+            cid = _as_cid(cid)
+            if verify:
+                verify_block(cid, data, source="the bytes given to the cache")
+            key = bytes(cid.digest)
+            if cid.hashfun.name == "identity" or key in seen:
+                continue
+            if len(data) > min(self.max_size, MAX_ENTRY_SIZE):
+                complete = False
+                continue
+            seen.add(key)
+            wanted.append((key, data))
+        if not wanted:
+            return complete
+        if len(wanted) == 1:
+            cid = _cid_of_multihash(blocks, wanted[0][0])
+            self.put(cid, wanted[0][1], verify=False)
+            return complete and self.entry_path(cid).is_file()
+        batch: list[tuple[bytes, bytes]] = []
+        size = 0
+        for key, data in wanted:
+            if batch and size + len(data) > PACK_BYTES:
+                complete = self._write_pack(batch) and complete
+                batch, size = [], 0
+            batch.append((key, data))
+            size += len(data)
+        return self._write_pack(batch) and complete
+
+    def _write_pack(self, batch: list[tuple[bytes, bytes]]) -> bool:
+        parts = [_PACK_MAGIC]
+        index = {}
+        offset = len(_PACK_MAGIC)
+        for key, data in batch:
+            parts.append(data)
+            index[key] = (offset, len(data))
+            offset += len(data)
+        entries = b"".join(_PACK_ENTRY.pack(len(key), off, length) + key for key, (off, length) in index.items())
+        parts += [entries, _PACK_FOOTER.pack(offset, len(entries), _PACK_FOOTER_MAGIC)]
+        path = self._packs / f"{time.time_ns():x}-{os.getpid()}-{secrets.token_hex(4)}{PACK_SUFFIX}"
+        if not self._write(path, parts):  # written piece by piece: no joined copy of 8 MiB
+            return False
+        self._remember_pack(str(path), index)
+        self._note_written(sum(len(part) for part in parts))
+        return True
+
+    def _write(self, path: Path, data: bytes | list[bytes]) -> bool:
         # The shard folder is made only when a write finds it missing (once per shard,
         # not a mkdir per block); a clear() racing with us just costs one more try.
         for attempt in range(3):
@@ -555,7 +944,10 @@ class BlockCache:
         entries = list(self._scan())
         total = sum(e.size for e in entries)
         if total > self.max_size:
-            total -= self._evict_entries(entries, total, int(self.max_size * EVICT_LOW_WATER))[1]
+            removed, freed = self._evict_entries(entries, total, int(self.max_size * EVICT_LOW_WATER))
+            total -= freed
+            if removed:
+                self._forget_all_packs()
         with self._lock:
             self._estimate = total
             self._written_since_scan = 0
@@ -638,16 +1030,26 @@ class BlockCache:
         with self._lock:
             self._estimate = total - freed
             self._written_since_scan = 0
+        if removed:
+            self._forget_all_packs()
         return removed
 
+    def _forget_all_packs(self) -> None:
+        self.close()
+        with self._lock:
+            self._pack_index.clear()
+            self._pack_files.clear()
+            self._packs_stamp = None
+
     def info(self) -> dict[str, Any]:
-        """Where the cache is, how many entries and bytes it holds, and its limit.
+        """Where the cache is, how many files, blocks and bytes it holds, and its limit.
 
         Returns
         -------
         dict
-            ``path`` (str), ``entries`` (int), ``size_bytes`` (int, sum of the
-            entries' sizes) and ``max_size`` (int).
+            ``path`` (str), ``entries`` (int, files: single blocks and packs),
+            ``size_bytes`` (int, sum of the entries' sizes), ``max_size`` (int) and
+            ``blocks`` (int, blocks stored alone or in packs).
 
         Examples
         --------
@@ -655,12 +1057,22 @@ class BlockCache:
         >>> from eurec4a.ipfs.codecs import raw_cid
         >>> cache = BlockCache(tempfile.mkdtemp(), max_size="1KiB")
         >>> cache.put(raw_cid(b"abc"), b"abc")
-        >>> {k: v for k, v in cache.info().items() if k != "path"}
-        {'entries': 1, 'size_bytes': 3, 'max_size': 1024}
+        >>> cache.put_many([(raw_cid(b"d"), b"d"), (raw_cid(b"e"), b"e")])
+        True
+        >>> info = cache.info(); info["entries"], info["blocks"], info["max_size"]
+        (2, 3, 1024)
         """
         entries = list(self._scan())
         size = sum(e.size for e in entries)
-        return {"path": str(self.path), "entries": len(entries), "size_bytes": size, "max_size": self.max_size}
+        blocks = 0
+        for entry in entries:
+            if entry.path.parent.name == _PACKS:
+                index = _read_pack_index(str(entry.path))
+                blocks += len(index) if index is not None else 0
+            else:
+                blocks += 1
+        return {"path": str(self.path), "entries": len(entries), "size_bytes": size, "max_size": self.max_size,
+                "blocks": blocks}
 
     def clear(self) -> None:
         """Delete every entry (and stale temporary files).
@@ -692,6 +1104,7 @@ class BlockCache:
         with self._lock:
             self._estimate = 0
             self._written_since_scan = 0
+        self._forget_all_packs()
 
 
 # ---------------------------------------------------------------- the whole cache folder
@@ -760,6 +1173,10 @@ class Cache:
     def put(self, cid: CID | str, data: bytes, verify: bool = True) -> None:
         """Store a block (see :meth:`BlockCache.put`)."""
         self.blocks.put(cid, data, verify=verify)
+
+    def put_many(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> bool:
+        """Store several blocks, in packs when more than one; whether all are stored (see :meth:`BlockCache.put_many`)."""
+        return self.blocks.put_many(blocks, verify=verify)
 
     def __contains__(self, cid: object) -> bool:
         return cid in self.blocks
@@ -889,7 +1306,7 @@ class Cache:
         shutil.rmtree(self.path / _DOCUMENTS, ignore_errors=True)
 
     def info(self) -> dict[str, Any]:
-        """``path``, ``entries`` (blocks + documents), ``size_bytes`` and ``max_size``.
+        """``path``, ``entries`` (block files, packs and documents), ``blocks``, ``size_bytes`` and ``max_size``.
 
         Examples
         --------

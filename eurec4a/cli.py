@@ -312,7 +312,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(json.dumps({k: str(v) if k == "path" else v for k, v in info.items()}, indent=1))
     else:
         print(f"path:     {info['path']}  [{settings.setting('cache_dir').describe()}]\n"
-              f"entries:  {info['entries']}\n"
+              f"entries:  {info['entries']} files ({info['blocks']} blocks, many of them packed together)\n"
               f"size:     {format_size(info['size_bytes'])}\n"
               f"limit:    {format_size(info['max_size'])}  [{settings.setting('cache_size').describe()}]")
     return 0

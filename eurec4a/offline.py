@@ -74,11 +74,13 @@ def pull(cid: str, entries: Iterable[str] = (), *, gateways: Any = None, cache_d
             raise CatalogNotFoundError(f"no entry {path!r} in catalog {root}; see `eurec4a tree --cid {root}`") from exc
         datasets[path] = _dataset_cid(path, entry)
     unique = {c: parse_cid(c) for c in dict.fromkeys(datasets.values())}
-    sizes = {c: fs.dag_size(parsed) for c, parsed in unique.items()}
-    total = sum(s for s in sizes.values() if s) if all(sizes.values()) else None
     bar = None
     if progress and unique:
         from tqdm.auto import tqdm
+
+        # the bar's total costs one request per dataset (its root block): only when shown
+        sizes = {c: fs.dag_size(parsed) for c, parsed in unique.items()}
+        total = sum(s for s in sizes.values() if s) if all(sizes.values()) else None
 
         bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="pulling datasets")
     pulled = 0

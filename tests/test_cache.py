@@ -174,7 +174,8 @@ def test_evict_defaults_to_max_size(tmp_path):
 def test_put_evicts_automatically_and_respects_max_size(tmp_path):
     cache = BlockCache(tmp_path, max_size=1000)
     cids = fill(cache, 10)  # exactly at the limit: nothing evicted yet
-    assert cache.info() == {"path": str(tmp_path), "entries": 10, "size_bytes": 1000, "max_size": 1000}
+    assert cache.info() == {"path": str(tmp_path), "entries": 10, "size_bytes": 1000, "max_size": 1000,
+                            "blocks": 10}
     for age, cid in zip(range(1000, 0, -100), cids):  # cids[0] oldest
         set_mtime(cache.entry_path(cid), age)
     assert cache.get(cids[0]) is not None  # now the newest of the old ones
@@ -251,7 +252,8 @@ def test_leftover_temp_file_is_never_read_and_is_cleaned(tmp_path):
 
 def test_info_counts_entries_and_bytes(tmp_path):
     cache = BlockCache(tmp_path, max_size="2 MB")
-    assert cache.info() == {"path": str(tmp_path), "entries": 0, "size_bytes": 0, "max_size": 2_000_000}
+    assert cache.info() == {"path": str(tmp_path), "entries": 0, "size_bytes": 0, "max_size": 2_000_000,
+                            "blocks": 0}
     sizes = [10, 200, 3000]
     for n, size in enumerate(sizes):
         cache.put(raw_cid(block(n, size)), block(n, size))
@@ -485,3 +487,145 @@ def test_concurrent_processes_with_eviction_never_see_wrong_bytes(tmp_path, capl
             mh = multihash.digest(data, "sha2-256")
             assert cache.entry_path(CID("base32", 1, "raw", mh)) == path  # every entry is valid
     assert cache.info()["size_bytes"] <= 20_000 + 4 * 4000  # each process may overshoot by a block
+
+
+# ---------------------------------------------------------------- packs (many blocks in one file)
+
+def _pack_files(root: Path) -> list[Path]:
+    return sorted((root / "blocks" / "packs").glob("*.pack"))
+
+
+def test_put_many_writes_one_pack_that_a_fresh_cache_object_reads(tmp_path):
+    blocks = [(raw_cid(block(n, 5000)), block(n, 5000)) for n in range(50)]
+    assert BlockCache(tmp_path).put_many(blocks) is True
+    assert len(_pack_files(tmp_path)) == 1  # 50 blocks, one file
+    assert BlockCache(tmp_path).info()["entries"] == 1 and BlockCache(tmp_path).info()["blocks"] == 50
+    fresh = BlockCache(tmp_path)  # another process: finds the pack by reading its index
+    for cid, data in blocks:
+        assert cid in fresh
+        assert fresh.get(cid) == data
+        path, offset, length = fresh.locate(cid)
+        assert path.read_bytes()[offset:offset + length] == data
+    assert sorted(fresh.stored_blocks()) == sorted(d for _, d in blocks)
+    assert fresh.info()["size_bytes"] >= sum(len(d) for _, d in blocks)
+
+
+def test_put_many_splits_packs_at_the_pack_size(tmp_path, monkeypatch):
+    import eurec4a.cache as module
+
+    monkeypatch.setattr(module, "PACK_BYTES", 20_000)
+    blocks = [(raw_cid(block(n, 6000)), block(n, 6000)) for n in range(10)]
+    BlockCache(tmp_path).put_many(blocks)
+    assert len(_pack_files(tmp_path)) == 4  # 3 + 3 + 3 + 1 blocks of 6,000 bytes
+    assert all(BlockCache(tmp_path).get(cid) == data for cid, data in blocks)
+
+
+def test_a_single_block_is_a_file_not_a_pack(tmp_path):
+    cache = BlockCache(tmp_path)
+    assert cache.put_many([(raw_cid(b"alone"), b"alone")]) is True
+    assert _pack_files(tmp_path) == []
+    assert cache.entry_path(raw_cid(b"alone")).read_bytes() == b"alone"
+
+
+def test_put_many_verifies_unless_told_the_bytes_are_verified(tmp_path):
+    cache = BlockCache(tmp_path)
+    with pytest.raises(BlockVerificationError):
+        cache.put_many([(raw_cid(b"a"), b"a"), (raw_cid(b"b"), b"not b")])
+    assert _pack_files(tmp_path) == [] and raw_cid(b"a") not in cache
+
+
+def test_put_many_reports_blocks_it_could_not_store(tmp_path):
+    assert BlockCache(tmp_path, max_size=0).put_many([(raw_cid(b"a"), b"a"), (raw_cid(b"b"), b"b")]) is False
+    small = BlockCache(tmp_path / "small", max_size=100)
+    assert small.put_many([(raw_cid(b"a"), b"a"), (raw_cid(block(1, 500)), block(1, 500))]) is False
+    assert small.get(raw_cid(b"a")) == b"a"  # what fits is stored
+
+
+def test_a_damaged_pack_is_a_miss_and_is_deleted(tmp_path, caplog):
+    blocks = [(raw_cid(block(n)), block(n)) for n in range(5)]
+    BlockCache(tmp_path).put_many(blocks)
+    (pack,) = _pack_files(tmp_path)
+    fresh = BlockCache(tmp_path)
+    path, offset, length = fresh.locate(blocks[2][0])
+    raw = bytearray(pack.read_bytes())
+    raw[offset] ^= 0xFF
+    pack.write_bytes(bytes(raw))
+    with caplog.at_level(logging.WARNING, logger="eurec4a.cache"):
+        assert fresh.get(blocks[2][0]) is None
+    assert "damaged" in caplog.text and not pack.exists()
+    assert fresh.get(blocks[0][0]) is None  # its other blocks went with it: fetched again
+
+
+@pytest.mark.parametrize("content", [
+    b"",
+    b"EUREC4A-PACK-1\n",
+    b"not a pack at all" * 10,
+    # a valid-looking footer whose index points outside the file
+    b"EUREC4A-PACK-1\n" + b"\x20" + (10**9).to_bytes(8, "big") + (5).to_bytes(4, "big") + bytes(32)
+    + (15).to_bytes(8, "big") + (45).to_bytes(8, "big") + b"E4A-IDX1",
+])
+def test_planted_or_truncated_packs_are_ignored(tmp_path, content):
+    cache = BlockCache(tmp_path)
+    cache.put(raw_cid(b"real"), b"real")
+    packs = tmp_path / "blocks" / "packs"
+    packs.mkdir(parents=True)
+    (packs / "planted.pack").write_bytes(content)
+    assert cache.get(raw_cid(block(7))) is None
+    assert cache.get(raw_cid(b"real")) == b"real"
+    assert raw_cid(block(7)) not in cache
+
+
+def test_packs_of_another_process_are_found_and_evicted_ones_forgotten(tmp_path):
+    reader = BlockCache(tmp_path)
+    first = [(raw_cid(block(n)), block(n)) for n in range(3)]
+    assert reader.get(first[0][0]) is None  # reader has looked at the (empty) packs folder
+    BlockCache(tmp_path).put_many(first)  # "another process" writes a pack
+    assert reader.get(first[0][0]) == first[0][1]
+    BlockCache(tmp_path).clear()  # and clears the cache
+    assert reader.get(first[1][0]) is None
+
+
+def test_evict_removes_whole_packs_and_the_reader_forgets_them(tmp_path):
+    cache = BlockCache(tmp_path, max_size="10 MiB")
+    old = [(raw_cid(block(n, 1000)), block(n, 1000)) for n in range(10)]
+    new = [(raw_cid(block(n, 1000)), block(n, 1000)) for n in range(10, 20)]
+    cache.put_many(old)
+    set_mtime(_pack_files(tmp_path)[0], 3600)
+    cache.put_many(new)
+    assert cache.evict(target=15_000) == 1  # the older pack, whole
+    assert cache.get(old[0][0]) is None and cache.get(new[0][0]) == new[0][1]
+
+
+def _pack_worker(root: str, worker: int, start, results) -> None:
+    cache = BlockCache(root)
+    start.wait()
+    problems = []
+    shared = [(raw_cid(block(n, 2000)), block(n, 2000)) for n in range(30)]  # every worker writes these
+    own = [(raw_cid(block(100 * (worker + 1) + n, 2000)), block(100 * (worker + 1) + n, 2000)) for n in range(30)]
+    for _ in range(3):
+        cache.put_many(shared)
+        cache.put_many(own)
+        for cid, data in shared + own:
+            got = cache.get(cid)
+            if got != data:
+                problems.append(f"worker {worker}: {cid} -> {got!r:.40}")
+    results.put(problems)
+
+
+def test_concurrent_processes_writing_packs_see_only_right_bytes(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_pack_worker, args=(str(tmp_path), w, start, results)) for w in range(3)]
+    for p in procs:
+        p.start()
+    problems = [p for _ in procs for p in results.get(timeout=60)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert problems == []
+    assert temp_files(tmp_path) == []
+    fresh = BlockCache(tmp_path)
+    for w in range(3):
+        for n in range(30):
+            data = block(100 * (w + 1) + n, 2000)
+            assert fresh.get(raw_cid(data)) == data

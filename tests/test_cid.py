@@ -58,3 +58,44 @@ def test_a_dag_cbor_cid_is_not_a_catalog_root():
     cbor = CID("base32", 1, "dag-cbor", multihash.digest(b"x", "sha2-256"))
     with pytest.raises(InvalidCIDError, match="dag-cbor"):
         parse_cid(str(cbor))
+
+
+# ---------------------------------------------------------------- fast paths agree with multiformats
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+from multiformats import CID as _MFCID, multihash as _mh, varint as _varint  # noqa: E402
+
+from eurec4a.ipfs.codecs import cid_from_bytes, read_varint  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32),
+       shape=st.sampled_from([(0, "dag-pb"), (1, "dag-pb"), (1, "raw"), (1, "dag-cbor")]))
+def test_cid_from_bytes_fast_path_equals_multiformats(digest, shape):
+    version, codec = shape
+    base = "base58btc" if version == 0 else "base32"
+    expected = _MFCID(base, version, codec, _mh.wrap(digest, "sha2-256"))
+    cid_from_bytes.cache_clear()
+    got = cid_from_bytes(bytes(expected))
+    assert got == expected and str(got) == str(expected) and got.codec == expected.codec
+
+
+@pytest.mark.parametrize("hashfun", ["sha2-512", "blake2b-256", "identity"])
+def test_cid_from_bytes_other_shapes_take_the_documented_path(hashfun):
+    data = b"some block"
+    digest = _mh.digest(data, hashfun) if hashfun != "identity" else _mh.wrap(data, "identity")
+    expected = _MFCID("base32", 1, "raw", digest)
+    assert cid_from_bytes(bytes(expected)) == expected
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(value=st.integers(min_value=0, max_value=2**63 - 1), prefix=st.binary(max_size=3))
+def test_read_varint_equals_multiformats(value, prefix):
+    encoded = _varint.encode(value)
+    assert read_varint(prefix + encoded + b"tail", len(prefix)) == (value, len(prefix) + len(encoded))
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x80", b"\xff\xff", b"\x80\x00", b"\xff" * 9 + b"\x01"])
+def test_read_varint_rejects_truncated_overlong_and_non_minimal(bad):
+    with pytest.raises(ValueError):
+        read_varint(bad)

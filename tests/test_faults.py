@@ -76,8 +76,7 @@ def _assert_same_data(ds, reference):
 
 
 def _cached_blocks(cache_dir=None):
-    root = BlockCache(cache_dir).path / "blocks"
-    return [p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+    return list(BlockCache(cache_dir).stored_blocks())  # alone or in packs, as on disk
 
 
 def _genuine(stack):

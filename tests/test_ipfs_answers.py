@@ -166,6 +166,30 @@ def test_no_directory_block_is_fetched_twice(tmp_path):
         assert gw.count() == len(NAMES) + 1  # warm: no request
 
 
+def test_concurrent_cold_reads_bring_each_directory_block_once(tmp_path):
+    """zarr opens a store with concurrent probes, dask reads many chunks at once: one request per file, no more."""
+    import asyncio
+
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+
+        async def probe_and_read():
+            absent = [fs._cat_file(f"{root}/zarr.json"), fs._cat_file(f"{root}/.zgroup")]
+            present = [fs._cat_file(f"{root}/{name}") for name in NAMES]
+            return await asyncio.gather(*absent, *present, return_exceptions=True)
+
+        got = asyncio.run_coroutine_threadsafe(probe_and_read(), fs.loop).result(60)
+        assert all(isinstance(g, FileNotFoundError) for g in got[:2]), got[:2]
+        assert got[2:] == [f"a file {i}".encode() for i in range(len(NAMES))]
+        # the root directory block crossed the wire once: the first path request brought it,
+        # the absent names were then answered from it, and every file came by its own CID
+        with_root = [r.path for r in gw.requests if root in r.path]
+        assert len(with_root) <= 2, with_root  # a path CAR (404 for an absent name) + the root block
+        assert gw.count() <= len(NAMES) + 2
+        assert fs.statistics["blocks_dropped"] == 0
+
+
 def test_file_names_are_percent_escaped(tmp_path):
     root, blocks = _content(tmp_path)
     with TrustlessGateway(blocks) as gw:
@@ -312,6 +336,14 @@ def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
         # of them once it is verified; everything after that came in one stream
         assert gw.count() <= 2 * trigger + 1 < count
         assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+        # the stream's blocks were stored together (packs), not as a file per block, and the
+        # stream proved the directory complete
+        assert fs.cache.info()["entries"] <= gw.count() + 2 < count
+        var_cid = fs.info(f"{root}/var")["CID"]
+        deadline = time.monotonic() + 30  # the stream may still be storing its tail
+        while not fs.cache.is_complete(var_cid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fs.cache.is_complete(var_cid)
         fresh = _fs([gw.url], tmp_path)  # every block is in the shared cache now
         assert fresh.cat_file(f"{root}/var/0.{count - 1}") == everything[-1]
         assert sum("dag-scope=all" in r.path for r in gw.requests) == 1

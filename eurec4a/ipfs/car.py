@@ -35,7 +35,7 @@ import dag_cbor
 from multiformats import CID, varint
 
 from eurec4a.errors import CarFormatError
-from eurec4a.ipfs.codecs import cid_from_bytes, verify_block
+from eurec4a.ipfs.codecs import cid_from_bytes, read_varint, verify_block
 
 __all__ = ["CarWriter", "CarReader", "CarStreamParser", "read_car", "write_car", "MAX_BLOCK_SIZE", "MAX_NETWORK_SECTION"]
 
@@ -45,9 +45,11 @@ MAX_SECTION = 4 * 1024 * 1024 + 1024
 #: Largest block accepted from the network (bytes): the IPFS limit of 2 MiB. A CAR
 #: section announcing more is rejected before its bytes are read.
 MAX_BLOCK_SIZE = 2 * 1024 * 1024
-#: Largest CAR section accepted from the network: a block plus its CID (a CID is at most
-#: four varints and a digest; identity digests are capped at 128 bytes).
-MAX_NETWORK_SECTION = MAX_BLOCK_SIZE + 256
+#: Most bytes a binary CID takes: four varints and a digest (identity digests are capped
+#: at 128 bytes, sha2-512 has 64).
+MAX_CID_BYTES = 256
+#: Largest CAR section accepted from the network: a block plus its CID.
+MAX_NETWORK_SECTION = MAX_BLOCK_SIZE + MAX_CID_BYTES
 
 
 class CarWriter:
@@ -135,9 +137,8 @@ def _split_cid(section: bytes) -> tuple[CID, int]:
     pos = 0
     values = []
     for _ in range(4):  # version, codec, hash code, digest length
-        value, n, _rest = varint.decode_raw(section[pos:pos + 10])
+        value, pos = read_varint(section, pos)
         values.append(value)
-        pos += n
     end = pos + values[3]
     return cid_from_bytes(section[:end]), end
 
@@ -268,7 +269,7 @@ class CarStreamParser:
                     raise CarFormatError(f"malformed varint in CAR stream{self._where()}")
                 break  # the length is still arriving
             try:
-                length, size, _ = varint.decode_raw(head)
+                length, size = read_varint(head)
             except ValueError as exc:
                 raise CarFormatError(f"malformed varint in CAR stream{self._where()}: {exc}") from None
             if length > self.max_section:
@@ -278,16 +279,21 @@ class CarStreamParser:
                 )
             if len(buf) - pos - size < length:
                 break  # the section is still arriving
-            section = bytes(buf[pos + size:pos + size + length])
-            pos += size + length
+            begin = pos + size
+            pos = begin + length
             if self.roots is None:
-                self.roots = self._header(section)
+                self.roots = self._header(bytes(buf[begin:pos]))
                 continue
-            try:
-                cid, start = _split_cid(section)
-            except Exception as exc:
-                raise CarFormatError(f"malformed CID in CAR stream{self._where()}: {exc}") from exc
-            out.append((cid, section[start:]))
+            # the block is copied out of the buffer once (slicing the bytearray and then
+            # the section would copy every byte three times)
+            with memoryview(buf) as view:
+                try:
+                    cid, start = _split_cid(view[begin:min(pos, begin + MAX_CID_BYTES)].tobytes())
+                except Exception as exc:
+                    raise CarFormatError(f"malformed CID in CAR stream{self._where()}: {exc}") from exc
+                if start > length:
+                    raise CarFormatError(f"malformed CID in CAR stream{self._where()}: longer than its section")
+                out.append((cid, view[begin + start:pos].tobytes()))
         del buf[:pos]
         return out
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import threading
 import weakref
@@ -60,11 +61,11 @@ from fsspec.spec import AbstractBufferedFile
 from multiformats import CID
 
 from eurec4a import settings as config
-from eurec4a.cache import Cache
+from eurec4a.cache import PACK_BYTES, Cache
 from eurec4a.errors import CarFormatError, ContentNotFoundError, GatewayError, InvalidCIDError, InvalidCIDPathError
 from eurec4a.ipfs.car import CarStreamParser, MAX_BLOCK_SIZE
 from eurec4a.ipfs.cid import parse_cid
-from eurec4a.ipfs.codecs import DAG_PB, RAW, PBLink, PBNode, verify_block
+from eurec4a.ipfs.codecs import DAG_PB, RAW, PBLink, PBNode, pbnode_has_links, verify_block
 from eurec4a.ipfs.gateways import PER_GATEWAY_CONNECTIONS, TSIZE_ALLOWANCE, AnswerTooLarge, GatewayPool
 from eurec4a.ipfs.unixfs import Entry, UnixFSReader, split_path
 
@@ -75,33 +76,49 @@ __all__ = ["IPFSFileSystem", "ACCEPT_CAR", "ACCEPT_RAW", "MEMORY_CACHE_BYTES", "
 ACCEPT_CAR = "application/vnd.ipld.car;version=1;order=dfs;dups=n"
 ACCEPT_RAW = "application/vnd.ipld.raw"
 #: Verified blocks also kept in memory (bytes), so a block just fetched is read without the disk.
-MEMORY_CACHE_BYTES = 64 * 1024 * 1024
+MEMORY_CACHE_BYTES = 16 * 1024 * 1024
 #: How many missing blocks one operation may fetch one by one (after its CAR) before giving up.
 MAX_SINGLE_BLOCK_FETCHES = 4096
 #: Decoded structural nodes and resolved paths kept per filesystem (content is immutable,
 #: so these never go stale; decoding a CID with ``multiformats`` costs ~0.2 ms).
 MEMO_ENTRIES = 65536
-#: Verified blocks of one answer written to the cache together (bytes): large enough to
-#: spare thread hand-offs, small enough to bound the memory of a whole-dataset stream.
-WRITE_BATCH_BYTES = 8 * 1024 * 1024
+#: Verified blocks of one answer written to the cache together, as one pack (bytes): large
+#: enough to spare files and thread hand-offs, small enough to bound the memory of a
+#: whole-dataset stream.
+WRITE_BATCH_BYTES = PACK_BYTES
 #: Cold file reads in one directory after which the whole directory is streamed in one
 #: CAR (``dag-scope=all``): the pattern of a zarr variable being loaded whole.
 PREFETCH_TRIGGER = 16
 #: Largest directory (bytes, as its verified parent announces) streamed whole that way:
 #: a partial read of a bigger variable never downloads all of it.
 PREFETCH_MAX_BYTES = 256 * 1024 * 1024
-#: Seconds between checks of a file read waiting for a whole-directory stream.
-STREAM_POLL = 0.02
+#: Files at least this large (bytes, as their parent announces) are assembled from their
+#: blocks in a worker thread: hashing and copying megabytes then run beside the event
+#: loop (and each other, as ``hashlib`` and ``os.pread`` release the GIL) instead of in it.
+THREAD_READ_BYTES = 1024 * 1024
 #: fsspec's own constructor keywords, accepted besides ours and ipfsspec's.
 FSSPEC_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"})
+
+
+#: The blocks a file read fetched for itself, by multihash: the read takes them from here
+#: rather than from the (small) memory LRU or the disk, where a large chunk's blocks would
+#: be read and hashed a second time. Set per read (a context variable: per task, and seen
+#: by the worker thread of a threaded read); ``None`` outside a file read.
+_FETCHED: contextvars.ContextVar[dict[bytes, bytes] | None] = contextvars.ContextVar("eurec4a_fetched",
+                                                                                     default=None)
 
 
 class _Missing(Exception):
     """A block is in neither memory nor the disk cache (internal control flow)."""
 
     def __init__(self, cid: CID):
-        super().__init__(str(cid))
+        # no str(cid) here: printing a CID costs ~0.15 ms in multiformats, and misses are
+        # raised and caught thousands of times per load
+        super().__init__()
         self.cid = cid
+
+    def __str__(self) -> str:
+        return f"block {self.cid} is not stored locally"
 
 
 class _BlockMemory:
@@ -277,11 +294,17 @@ class IPFSFileSystem(AsyncFileSystem):
         self.cache = Cache(values["cache_dir"], values["cache_size"])
         self._memory = _BlockMemory(MEMORY_CACHE_BYTES)
         self.reader = _MemoReader(self._local_block)
+        self._roots = _Memo(MEMO_ENTRIES)  # root text -> (CID, its canonical text)
         self._paths = _Memo(MEMO_ENTRIES)  # path text -> (root CID, parts, "<CID>/<parts>")
         self._resolved = _Memo(MEMO_ENTRIES)  # "<CID>/<parts>" -> (CID, tsize)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
         self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
+        # (loop, multihash) -> future done when that block arrives in any answer: readers
+        # waiting for a whole-directory stream sleep until their block is there
+        self._arrivals: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, multihash) -> future of the one request resolving a path through that block
+        self._resolving: dict[tuple[int, bytes], asyncio.Future] = {}
         #: Gateway requests made and blocks stored by this instance (for tests and benchmarks).
         self.statistics = {"requests": 0, "blocks_received": 0, "blocks_dropped": 0, "bytes_received": 0}
 
@@ -299,6 +322,11 @@ class IPFSFileSystem(AsyncFileSystem):
     # ------------------------------------------------------------ blocks
     def _local_block(self, cid: CID) -> bytes:
         key = bytes(cid.digest)
+        fetched = _FETCHED.get()
+        if fetched:
+            data = fetched.get(key)
+            if data is not None:
+                return data
         data = self._memory.get(key)
         if data is not None:
             return data
@@ -308,9 +336,10 @@ class IPFSFileSystem(AsyncFileSystem):
         self._memory.put(key, data)
         return data
 
-    def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> None:
-        for cid, block in blocks:
-            self.cache.put(cid, block, verify=False)  # verified on arrival
+    def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> bool:
+        # one file for a lone block, packs for many: creating files, not writing bytes,
+        # is what costs (see eurec4a.cache)
+        return self.cache.put_many(blocks, verify=False)  # verified on arrival
 
     async def _fetch_raw(self, cid: CID, *, not_found: str = "failover") -> bytes:
         """Fetch one block (``?format=raw``), verify and store it."""
@@ -329,6 +358,10 @@ class IPFSFileSystem(AsyncFileSystem):
         data = await self.pool.request(await self._session(), str(cid), (), {"format": "raw"}, accept=ACCEPT_RAW,
                                        consume=consume, not_found=not_found)
         self._memory.put(bytes(cid.digest), data)
+        fetched = _FETCHED.get()
+        if fetched is not None:
+            fetched[bytes(cid.digest)] = data
+        self._arrived(bytes(cid.digest))
         await asyncio.to_thread(self._write_blocks, [(cid, data)])
         return data
 
@@ -340,7 +373,10 @@ class IPFSFileSystem(AsyncFileSystem):
         Only blocks the answer had to contain are kept: ``cid`` itself, then the links of
         every kept dag-pb block (CAR order is depth-first, parents first). Anything else
         is dropped unstored. An answer without the root block (when it is not already
-        here) is a failed answer. Returns the number of blocks kept.
+        here) is a failed answer. Returns ``(blocks kept, their bytes, complete)``;
+        ``complete`` says that every block reachable from ``cid`` came in this answer and
+        was stored (so a ``dag-scope=all`` answer can be marked complete without walking
+        the DAG again).
         """
         query = {"format": "car", **(params or {})}
         root_key = bytes(cid.digest)
@@ -349,9 +385,13 @@ class IPFSFileSystem(AsyncFileSystem):
             source = f"gateway {gateway}"
             parser = CarStreamParser(source=source)
             expected: dict[bytes, CID] = {root_key: cid}
+            arrived: set[bytes] = set()  # a block linked twice is sent once (dups=n)
             kept: list[tuple[CID, bytes]] = []
-            received = pending = stored = 0
+            received = pending = stored = kept_bytes = 0
             got_root = False
+            all_written = True
+            writing: asyncio.Future | None = None  # the batch being written while the next arrives
+            fetched = _FETCHED.get()  # the file read this answer is for, if any
             try:
                 async for chunk in response.content.iter_any():
                     received += len(chunk)
@@ -366,19 +406,35 @@ class IPFSFileSystem(AsyncFileSystem):
                             self.statistics["blocks_dropped"] += 1
                             continue
                         verify_block(section_cid, block, source=source)
+                        arrived.add(key)
+                        kept_bytes += len(block)
                         got_root = got_root or key == root_key
-                        self._memory.put(key, block)
+                        if fetched is not None:
+                            fetched[key] = block
+                        has_links = linked.codec.code == DAG_PB and pbnode_has_links(block)
+                        if fetched is None or has_links:
+                            # a file read takes its leaves from `fetched`: keeping them in the
+                            # memory LRU too would only double the memory a large chunk needs
+                            self._memory.put(key, block)
+                        if self._arrivals:
+                            self._arrived(key)
                         kept.append((linked, block))
                         pending += len(block)
                         if pending >= WRITE_BATCH_BYTES:  # bounded memory for whole-DAG streams
                             batch, kept[:] = list(kept), []
                             stored += len(batch)
                             pending = 0
-                            await asyncio.to_thread(self._write_blocks, batch)
-                        if linked.codec.code == DAG_PB:
+                            # the disk works while the network does: one batch written in the
+                            # background, at most (memory stays at two batches)
+                            if writing is not None:
+                                all_written = await writing and all_written
+                            writing = asyncio.ensure_future(asyncio.to_thread(self._write_blocks, batch))
+                        if has_links:
                             node, _ = self.reader.node(linked)
                             for link in node.links:
-                                expected.setdefault(bytes(link.cid.digest), link.cid)
+                                link_key = bytes(link.cid.digest)
+                                if link_key not in arrived:
+                                    expected.setdefault(link_key, link.cid)
                 parser.finish()
                 if not got_root and not self._has_block(cid):
                     raise CarFormatError(f"{source} answered without the block of {cid}, the root asked for")
@@ -386,13 +442,28 @@ class IPFSFileSystem(AsyncFileSystem):
                 stored += len(kept)
                 self.statistics["blocks_received"] += stored
                 self.statistics["bytes_received"] += received
+                if writing is not None:
+                    all_written = await writing and all_written
                 if kept:
-                    await asyncio.to_thread(self._write_blocks, kept)
-            return stored
+                    all_written = await asyncio.to_thread(self._write_blocks, kept) and all_written
+            return stored, kept_bytes, got_root and not expected and all_written
 
         self.statistics["requests"] += 1
         return await self.pool.request(await self._session(), str(cid), list(parts), query, accept=ACCEPT_CAR,
                                        consume=consume, not_found=not_found)
+
+    def _arrived(self, key: bytes) -> None:
+        """Wake the readers of this loop waiting for the block with multihash ``key``."""
+        waiting = self._arrivals.pop((id(asyncio.get_running_loop()), key), None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
+    def _arrival(self, loop_key: int, key: bytes) -> asyncio.Future:
+        """A future done when the block with multihash ``key`` arrives (shared by its waiters)."""
+        waiting = self._arrivals.get((loop_key, key))
+        if waiting is None:
+            waiting = self._arrivals[(loop_key, key)] = asyncio.get_running_loop().create_future()
+        return waiting
 
     def _has_block(self, cid: CID) -> bool:
         try:
@@ -401,12 +472,16 @@ class IPFSFileSystem(AsyncFileSystem):
             return False
         return True
 
-    async def _with_blocks(self, op: Callable[[], Any], first: Callable[[_Missing], Any]) -> Any:
-        """Run ``op()`` on local blocks; on a miss, ``await first(miss)`` once, then fetch single blocks."""
+    async def _with_blocks(self, op: Callable[[], Any], first: Callable[[_Missing], Any], *,
+                           threaded: bool = False) -> Any:
+        """Run ``op()`` on local blocks; on a miss, ``await first(miss)`` once, then fetch single blocks.
+
+        ``threaded`` runs ``op`` in a worker thread (large files, see :data:`THREAD_READ_BYTES`).
+        """
         fetched = False
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
             try:
-                return op()
+                return await asyncio.to_thread(op) if threaded else op()
             except _Missing as missing:
                 if not fetched:
                     fetched = True
@@ -437,11 +512,18 @@ class IPFSFileSystem(AsyncFileSystem):
         parts = split_path(self._strip_protocol(path))
         if not parts:
             raise InvalidCIDPathError(f"{key!r} names no CID; an ipfs path is ipfs://<CID>/path")
-        try:
-            root = parse_cid(parts[0])
-        except InvalidCIDError as exc:
-            raise InvalidCIDPathError(f"{key!r} does not start with a valid CID: {exc}") from None
-        out = (root, parts[1:], "/".join([str(root)] + parts[1:]))
+        # every chunk of a store has its own path but the same root: parse (~0.1 ms) and
+        # print (~0.15 ms, multiformats) each root text once
+        root_hit = self._roots.get(parts[0])
+        if root_hit is None:
+            try:
+                root = parse_cid(parts[0])
+            except InvalidCIDError as exc:
+                raise InvalidCIDPathError(f"{key!r} does not start with a valid CID: {exc}") from None
+            root_hit = (root, str(root))
+            self._roots.put(parts[0], root_hit)
+        root, text = root_hit
+        out = (root, parts[1:], "/".join([text] + parts[1:]))
         self._paths.put(key, out)
         return out
 
@@ -474,26 +556,50 @@ class IPFSFileSystem(AsyncFileSystem):
             if missing is None:
                 self._resolved.put(key, (cid, tsize))
                 return cid, tsize
-            at_root = cid == root
-            if cars >= 2 or (cars == 1 and at_root):
-                await self._fetch_raw(missing, not_found="definitive" if missing == root else "failover")
+            # One request at a time per missing block: zarr opens a store with several
+            # concurrent probes (zarr.json, .zgroup, .zmetadata ...) and dask reads many chunks
+            # of a new variable at once; each would otherwise bring the same directory block.
+            # The others wait for the first and then resolve locally (an absent name needs
+            # no request at all); if the first failed, the next one asks on its own.
+            flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
+            inflight = self._resolving.get(flight_key)
+            if inflight is not None:
+                # the block comes first in the other request's CAR (parents before children):
+                # go on as soon as it is here, not when that request's whole file is
+                arrival = self._arrival(*flight_key)
+                await asyncio.wait({inflight, arrival}, return_when=asyncio.FIRST_COMPLETED)
+                if inflight.done() and not arrival.done():
+                    self._arrivals.pop(flight_key, None)
                 continue
-            cars += 1
+            self._resolving[flight_key] = asyncio.get_running_loop().create_future()
             try:
-                # At the root, a 404 for the path is checked here against the verified directory
-                # rather than by asking every gateway (zarr probes absent keys such as zarr.json).
-                await self._fetch_car(cid, rest, params, max_bytes=_cap(tsize),
-                                      not_found="first" if at_root else "definitive")
-            except ContentNotFoundError:
-                if at_root:
-                    # is the CID itself unknown (every gateway must agree), or only the path?
-                    await self._fetch_raw(root, not_found="definitive")
-                # below verified data a 404 may only mean "lacks blocks": go on block by block
-            except GatewayError as exc:
-                if not getattr(exc, "not_found_at", None):
-                    raise
-                # some gateways said 404, the others failed: check the path against verified blocks
+                await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
+            finally:
+                self._resolving.pop(flight_key).set_result(None)
+            cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
+
+    async def _fetch_towards(self, root: CID, cid: CID, rest: list[str], tsize: int | None, missing: CID,
+                             params: dict[str, str], cars: int) -> None:
+        """One step of :meth:`_target`: fetch what resolving ``rest`` below ``cid`` lacks."""
+        at_root = cid == root
+        if cars >= 2 or (cars == 1 and at_root):
+            await self._fetch_raw(missing, not_found="definitive" if missing == root else "failover")
+            return
+        try:
+            # At the root, a 404 for the path is checked here against the verified directory
+            # rather than by asking every gateway (zarr probes absent keys such as zarr.json).
+            await self._fetch_car(cid, rest, params, max_bytes=_cap(tsize),
+                                  not_found="first" if at_root else "definitive")
+        except ContentNotFoundError:
+            if at_root:
+                # is the CID itself unknown (every gateway must agree), or only the path?
+                await self._fetch_raw(root, not_found="definitive")
+            # below verified data a 404 may only mean "lacks blocks": go on block by block
+        except GatewayError as exc:
+            if not getattr(exc, "not_found_at", None):
+                raise
+            # some gateways said 404, the others failed: check the path against verified blocks
 
     # ------------------------------------------------------------ fsspec async API
     def _not_found_policy(self, path: Any) -> str:
@@ -539,18 +645,23 @@ class IPFSFileSystem(AsyncFileSystem):
         params = {"dag-scope": "entity"}
         if lo or end is not None:
             params["entity-bytes"] = f"{lo}:{'*' if end is None else end - 1}"
-        cid, tsize = await self._target(path, params)
-        policy = self._not_found_policy(path)
+        token = _FETCHED.set({})  # before resolving: a first read by path brings the file's blocks too
+        try:
+            cid, tsize = await self._target(path, params)
+            policy = self._not_found_policy(path)
 
-        async def fetch_file(missing: _Missing) -> None:
-            if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
-                return
-            if cid.codec.code == RAW:
-                await self._fetch_raw(cid, not_found=policy)
-            else:  # by the file's own CID: no directory block is sent again
-                await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
+            async def fetch_file(missing: _Missing) -> None:
+                if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
+                    return
+                if cid.codec.code == RAW:
+                    await self._fetch_raw(cid, not_found=policy)
+                else:  # by the file's own CID: no directory block is sent again
+                    await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
 
-        return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file)
+            threaded = tsize is not None and min(tsize, (end or tsize) - lo) >= THREAD_READ_BYTES
+            return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file, threaded=threaded)
+        finally:
+            _FETCHED.reset(token)
 
     async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
         """Detect a full read of a directory and let a file wait for one whole-directory stream.
@@ -583,15 +694,23 @@ class IPFSFileSystem(AsyncFileSystem):
             try:
                 op()
                 return True
-            except _Missing:
+            except _Missing as missing:
                 if stream.done():
                     return False
-            await asyncio.wait({stream}, timeout=STREAM_POLL)
+                arrival_key = (key[0], bytes(missing.cid.digest))
+                arrival = self._arrival(*arrival_key)
+            # sleep until this block arrives or the stream ends (no polling: thousands of
+            # chunk reads may be waiting at once)
+            await asyncio.wait({stream, arrival}, return_when=asyncio.FIRST_COMPLETED)
+            if stream.done() and not arrival.done():
+                self._arrivals.pop(arrival_key, None)
 
     async def _stream_directory(self, cid: CID, tsize: int) -> None:
+        _FETCHED.set(None)  # a task of its own: its blocks are not the starting read's
         try:
-            await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize), not_found="failover")
-            if self._complete_locally(cid):
+            _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize),
+                                                   not_found="failover")
+            if complete or self._complete_locally(cid):
                 self.cache.mark_complete(cid)
         except Exception as exc:  # the readers waiting for it fetch on their own instead
             logger.info("prefetching /ipfs/%s failed (%s); files are fetched one by one", cid, exc)
@@ -610,7 +729,10 @@ class IPFSFileSystem(AsyncFileSystem):
         if not isinstance(cid, CID):
             cid = self._parse(cid)[0]
         if not self.cache.is_complete(cid):
-            await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress)
+            _, nbytes, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress)
+            if complete:  # every block reachable from cid arrived and is stored: no second walk
+                self.cache.mark_complete(cid)
+                return nbytes
         blocks = await self._with_blocks(lambda: list(self.reader.walk_blocks(cid)), lambda m: self._fetch_raw(m.cid))
         total = sum(len(self._local_block(b)) for b in blocks)
         if all(b in self.cache for b in blocks):
@@ -633,8 +755,8 @@ class IPFSFileSystem(AsyncFileSystem):
         cid = root if not parts else (await self._target(path, {"dag-scope": "block"}))[0]
         if self.cache.is_complete(cid):
             return 0
-        await self._fetch_car(cid, [], {"dag-scope": "all"})
-        if self._complete_locally(cid):
+        _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"})
+        if complete or self._complete_locally(cid):
             self.cache.mark_complete(cid)
         return 1
 

@@ -35,6 +35,7 @@ from eurec4a.ipfs.codecs import (
     decode_pbnode,
     decode_unixfs,
     hamt_hash,
+    unixfs_leaf_payload,
 )
 
 __all__ = ["UnixFSReader", "Entry", "split_path"]
@@ -212,8 +213,20 @@ class UnixFSReader:
                 yield lname[width:], link.cid, link.tsize
 
     # ------------------------------------------------------------ files
+    def _leaf(self, cid: CID) -> memoryview | None:
+        """The bytes of ``cid`` when it is a leaf (raw, or a dag-pb UnixFS leaf), as a view; else ``None``."""
+        if cid.codec.code == RAW:
+            return memoryview(self.get_block(cid))
+        if cid.codec.code == DAG_PB:
+            return unixfs_leaf_payload(self.get_block(cid))
+        return None
+
     def read(self, cid: CID, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of the file at ``cid``; only the blocks covering the range are fetched."""
+        start = max(0, start)
+        leaf = self._leaf(cid)
+        if leaf is not None:  # a one-block file (a small chunk): one copy of the range
+            return bytes(leaf[start:len(leaf) if end is None else end])
         node, fs = self.node(cid)
         if fs.type in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD):
             raise IsADirectoryError(f"/ipfs/{cid} is a directory")
@@ -222,14 +235,15 @@ class UnixFSReader:
         start = max(0, start)
         if start >= end:
             return b""
-        out = bytearray()
+        # the pieces are views into the blocks; one join copies each byte once into the result
+        out: list[bytes | memoryview] = []
         self._read_into(out, node, fs, start, end)
-        return bytes(out)
+        return b"".join(out)
 
-    def _read_into(self, out: bytearray, node: PBNode | None, fs: UnixFSData, start: int, end: int) -> None:
+    def _read_into(self, out: list, node: PBNode | None, fs: UnixFSData, start: int, end: int) -> None:
         data = fs.data or b""
         if start < len(data):
-            out += data[start:min(end, len(data))]
+            out.append(data[start:min(end, len(data))])
         if node is None or not node.links:
             return
         offset = len(data)
@@ -239,6 +253,16 @@ class UnixFSReader:
                 break
             child_size = sizes[i] if i < len(sizes) else None
             if child_size is not None and offset + child_size <= start:
+                offset += child_size
+                continue
+            leaf = self._leaf(link.cid)
+            if leaf is not None:  # most children: copy the range straight from the block
+                if child_size is None:
+                    child_size = len(leaf)
+                lo = max(start - offset, 0)
+                hi = min(end - offset, child_size)
+                if hi > lo:
+                    out.append(leaf[lo:hi])
                 offset += child_size
                 continue
             child, child_fs = self.node(link.cid)
