@@ -350,6 +350,18 @@ def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
+_SEEK_LOCK = threading.Lock()
+
+
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    """``os.pread`` where the platform has it (POSIX); elsewhere (Windows) a locked seek and read."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, length, offset)
+    with _SEEK_LOCK:  # pragma: no cover - not POSIX
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, length)
+
+
 def _cid_of_multihash(blocks: list[tuple[Any, bytes]], key: bytes) -> CID:
     for cid, _ in blocks:
         cid = _as_cid(cid)
@@ -374,13 +386,13 @@ def _read_pack_index(path: str) -> dict[bytes, tuple[int, int]] | None:
         size = st.st_size
         if not stat.S_ISREG(st.st_mode) or size > MAX_PACK_SIZE or size < len(_PACK_MAGIC) + _PACK_FOOTER.size:
             return None
-        if os.pread(fd, len(_PACK_MAGIC), 0) != _PACK_MAGIC:
+        if _pread(fd, len(_PACK_MAGIC), 0) != _PACK_MAGIC:
             return None
-        footer = os.pread(fd, _PACK_FOOTER.size, size - _PACK_FOOTER.size)
+        footer = _pread(fd, _PACK_FOOTER.size, size - _PACK_FOOTER.size)
         index_at, index_len, magic = _PACK_FOOTER.unpack(footer)
         if magic != _PACK_FOOTER_MAGIC or index_at + index_len != size - _PACK_FOOTER.size or index_at < len(_PACK_MAGIC):
             return None
-        raw = os.pread(fd, index_len, index_at)
+        raw = _pread(fd, index_len, index_at)
     except (OSError, struct.error):
         return None
     finally:
@@ -732,7 +744,7 @@ class BlockCache:
             return None
         fd, st = opened
         try:
-            data = os.pread(fd, length, offset)
+            data = _pread(fd, length, offset)
         except OSError:
             data = b""
         try:

@@ -556,13 +556,15 @@ class IPFSFileSystem(AsyncFileSystem):
             if missing is None:
                 self._resolved.put(key, (cid, tsize))
                 return cid, tsize
-            # One request at a time per missing block: zarr opens a store with several
-            # concurrent probes (zarr.json, .zgroup, .zmetadata ...) and dask reads many chunks
-            # of a new variable at once; each would otherwise bring the same directory block.
-            # The others wait for the first and then resolve locally (an absent name needs
-            # no request at all); if the first failed, the next one asks on its own.
+            # One request at a time for a missing root block: zarr opens a store with several
+            # concurrent probes (zarr.json, .zgroup, .zmetadata ...), absent names among them;
+            # the others wait for the first and then resolve locally (an absent name needs no
+            # request at all; if the first failed, the next one asks on its own). Below the
+            # root, concurrent first reads of a directory each ask by path: waiting would cost
+            # every one of them a round trip (measured: 1.4x slower on a store of many small
+            # variables), and the directory block is sent at most once per read in flight.
             flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
-            inflight = self._resolving.get(flight_key)
+            inflight = self._resolving.get(flight_key) if missing == root else None
             if inflight is not None:
                 # the block comes first in the other request's CAR (parents before children):
                 # go on as soon as it is here, not when that request's whole file is
@@ -570,6 +572,10 @@ class IPFSFileSystem(AsyncFileSystem):
                 await asyncio.wait({inflight, arrival}, return_when=asyncio.FIRST_COMPLETED)
                 if inflight.done() and not arrival.done():
                     self._arrivals.pop(flight_key, None)
+                continue
+            if missing != root:
+                await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
+                cars += 1
                 continue
             self._resolving[flight_key] = asyncio.get_running_loop().create_future()
             try:
