@@ -19,7 +19,8 @@ through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
   directory (a zarr variable loaded whole) streams the rest of the directory in one
   CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
   for their blocks in it.
-* **cached** in the CID-keyed :class:`eurec4a.cache.Cache` shared by all processes; a
+* **cached** in the CID-keyed :class:`eurec4a.cache.Cache` shared by all processes (the blocks
+  of one answer stored together as a pack, a read keeping the blocks it fetched itself); a
   warm read makes no request. :meth:`IPFSFileSystem.fetch_dag` and
   :meth:`IPFSFileSystem.prefetch` fetch a whole DAG in one CAR stream and record it
   complete only when every block reachable from its root is verified and stored.
