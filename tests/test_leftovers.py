@@ -136,3 +136,32 @@ def test_demo_serve_keeps_the_stack_until_ctrl_c_and_then_leaves_nothing(empty):
         proc.stdout.close()
         proc.stderr.close()
     assert _leftovers(home) == [] and _leftovers(tmp) == []
+
+
+def _occookies() -> set[str]:
+    # libnetcdf writes its DAP cookie files to /tmp whatever TMPDIR says
+    return {p.name for p in Path("/tmp").glob("occookies*")}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="libnetcdf's default cookie folder is /tmp on POSIX")
+def test_a_process_that_exits_with_an_opendap_dataset_open_leaves_no_cookie_file(empty, tmp_path):
+    """libnetcdf (engine netcdf4) keeps a cookie file per open dataset; ours goes to the cache folder."""
+    home, tmp = empty
+    cache = tmp_path / "cache"
+    script = textwrap.dedent("""
+        import os, sys
+        os.environ["EUREC4A_CACHE_DIR"] = sys.argv[1]
+        import eurec4a
+        from eurec4a.testing import DemoStack
+        with DemoStack() as stack, stack.configured():
+            ds = eurec4a.get_intake_catalog().JOANNE(version="v2.0.0")["level3"].to_dask()
+            assert ds.sizes, ds
+            print("opened", dict(ds.sizes))
+            # the stack stops here; the dataset stays open until the process ends
+    """)
+    before = _occookies()
+    done = _run([sys.executable, "-c", script, str(cache)], home, tmp)
+    assert "opened" in done.stdout
+    assert _occookies() - before == set()
+    assert (cache / "netcdf").is_dir()  # the jar's folder is in the cache
+    assert _leftovers(home) == [] and _leftovers(tmp) == []

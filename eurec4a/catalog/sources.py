@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -287,6 +288,7 @@ class OpenDapSource(XarraySource):
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":
             _set_netcdf_timeouts()
+            _set_netcdf_cookie_jar()
         # a server that is down or dies mid-read is reported with its URL, not as a library error
         chunks = kw.pop("chunks")
         return open_guarded(self.urlpath, chunks=chunks, where=self._where(),
@@ -309,6 +311,29 @@ def _set_netcdf_timeouts() -> None:
         if not netCDF4.rc_get("HTTP.CONNECTTIMEOUT"):
             netCDF4.rc_set("HTTP.CONNECTTIMEOUT", str(OPENDAP_CONNECT_TIMEOUT))
     _NETCDF_RC_DONE = True
+
+
+def _set_netcdf_cookie_jar() -> None:
+    """Give libnetcdf's DAP client one cookie file in the cache folder, resolved at each open.
+
+    Without one, libnetcdf creates a ``/tmp/occookies*`` file for every dataset it opens
+    and deletes it only when the dataset is closed, so every process that ends with a
+    dataset open (a dask worker, a notebook kernel) leaves one behind. The folder follows
+    the ``cache_dir`` setting at the time of the open (tests and the demo point it into
+    their own temporary folders); when it cannot be created, libnetcdf keeps its default.
+    """
+    import netCDF4
+
+    if not getattr(netCDF4, "__has_nc_rc_set__", False):
+        return
+    jar = Path(settings.resolve("cache_dir").value) / "netcdf" / "cookies"
+    try:
+        jar.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        logger.debug("no cookie jar for libnetcdf in %s (%s): it uses its default", jar.parent, exc)
+        return
+    if netCDF4.rc_get("HTTP.COOKIEJAR") != str(jar):
+        netCDF4.rc_set("HTTP.COOKIEJAR", str(jar))
 
 
 class NetCDFSource(XarraySource):
