@@ -25,7 +25,9 @@ the packs' indexes when a lookup first misses, and again whenever the ``packs``
 folder changed (its modification time), so packs written by other processes are
 found. A block read from a pack is verified like any other entry; a damaged pack is
 deleted as a whole (its blocks are fetched again). Packs are evicted whole, by their
-modification time, like single entries.
+modification time, like single entries. The index of every pack a process has seen is
+kept in memory: about 150 bytes per packed block (a full 10 GiB cache of 16 KiB chunks,
+the worst case, would be ~100 MB; of 256 KiB blocks, ~6 MB).
 
 The key is the CID's *multihash*, not the whole CID: the CIDv0 and CIDv1 of a
 dag-pb block, and a ``raw`` CID of the same bytes, all name exactly the same bytes

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+import os
 from typing import Any
 
 import fsspec
@@ -314,26 +314,26 @@ def _set_netcdf_timeouts() -> None:
 
 
 def _set_netcdf_cookie_jar() -> None:
-    """Give libnetcdf's DAP client one cookie file in the cache folder, resolved at each open.
+    """Tell libnetcdf's DAP client to keep cookies in memory only (its jar is ``os.devnull``).
 
-    Without one, libnetcdf creates a ``/tmp/occookies*`` file for every dataset it opens
+    Without a jar, libnetcdf creates a ``/tmp/occookies*`` file for every dataset it opens
     and deletes it only when the dataset is closed, so every process that ends with a
-    dataset open (a dask worker, a notebook kernel) leaves one behind. The folder follows
-    the ``cache_dir`` setting at the time of the open (tests and the demo point it into
-    their own temporary folders); when it cannot be created, libnetcdf keeps its default.
+    dataset open (a dask worker, a notebook kernel, a catalog build) leaves one behind.
+    That file never outlives its dataset anyway, so nothing is lost by not writing it: the
+    public EUREC4A servers set no cookies, and curl still keeps a session's cookies in
+    memory. A jar set by the user (``.ncrc`` or ``rc_set``) is left alone.
     """
+    global _NETCDF_JAR_DONE
+    if _NETCDF_JAR_DONE:
+        return
     import netCDF4
 
-    if not getattr(netCDF4, "__has_nc_rc_set__", False):
-        return
-    jar = Path(settings.resolve("cache_dir").value) / "netcdf" / "cookies"
-    try:
-        jar.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        logger.debug("no cookie jar for libnetcdf in %s (%s): it uses its default", jar.parent, exc)
-        return
-    if netCDF4.rc_get("HTTP.COOKIEJAR") != str(jar):
-        netCDF4.rc_set("HTTP.COOKIEJAR", str(jar))
+    if getattr(netCDF4, "__has_nc_rc_set__", False) and not netCDF4.rc_get("HTTP.COOKIEJAR"):
+        netCDF4.rc_set("HTTP.COOKIEJAR", os.devnull)
+    _NETCDF_JAR_DONE = True
+
+
+_NETCDF_JAR_DONE = False
 
 
 class NetCDFSource(XarraySource):
