@@ -41,6 +41,27 @@ def isolated_home(tmp_path_factory):
             yield home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def netcdf_cookies_in_memory():
+    """Tests that open OPeNDAP with xarray directly (the test servers' own tests) leave no cookie file.
+
+    The package gives libnetcdf a cookie jar when it opens OPeNDAP itself
+    (in :mod:`eurec4a.catalog.sources`); a test calling
+    ``xr.open_dataset(url, engine="netcdf4")`` bypasses that, and a failed open makes
+    libnetcdf leave its ``/tmp/occookies*`` file behind.
+    """
+    try:
+        import netCDF4
+    except ImportError:  # the data extra is not installed: no libnetcdf, no cookie files
+        yield
+        return
+    if getattr(netCDF4, "__has_nc_rc_set__", False) and not netCDF4.rc_get("HTTP.COOKIEJAR"):
+        import os
+
+        netCDF4.rc_set("HTTP.COOKIEJAR", os.devnull)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
     """Keep tests away from the user's cache, config, local IPFS node and the internet.
