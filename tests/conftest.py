@@ -46,7 +46,7 @@ def netcdf_cookies_in_memory():
     """Tests that open OPeNDAP with xarray directly (the test servers' own tests) leave no cookie file.
 
     The package gives libnetcdf a cookie jar when it opens OPeNDAP itself
-    (in :mod:`eurec4a.catalog.sources`); a test calling
+    (:func:`eurec4a.catalog.opendap.configure_netcdf_client`); a test calling
     ``xr.open_dataset(url, engine="netcdf4")`` bypasses that, and a failed open makes
     libnetcdf leave its ``/tmp/occookies*`` file behind.
     """

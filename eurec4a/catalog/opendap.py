@@ -31,14 +31,57 @@ from eurec4a.catalog.network import is_network_error, unreachable_error
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["open_guarded"]
+__all__ = ["open_guarded", "configure_netcdf_client"]
+
+
+_NETCDF_CONFIGURED: tuple[float, float] | None = None
+
+
+def configure_netcdf_client(timeout: float, connect_timeout: float) -> None:
+    """Set up libnetcdf's DAP client for this process, once: bounded requests, no cookie files.
+
+    * ``HTTP.TIMEOUT`` and ``HTTP.CONNECTTIMEOUT``: its curl default waits forever; a
+      catalog must fail in bounded time.
+    * ``HTTP.COOKIEJAR`` is ``os.devnull``: without a jar libnetcdf creates a
+      ``/tmp/occookies*`` file per dataset it opens and deletes it only when the dataset is
+      closed, so every process that ends with a dataset open (a dask worker, a notebook
+      kernel, a catalog build) leaves one behind. That file never outlives its dataset, so
+      nothing is lost: the EUREC4A servers set no cookies, and curl still keeps a session's
+      cookies in memory.
+
+    Settings the user made (``.ncrc``, ``netCDF4.rc_set``) are left alone. Called when a
+    dataset is opened and again where its data are read (dask workers are processes of
+    their own); without ``netCDF4`` (or a libnetcdf without ``rc_set``) it does nothing.
+
+    Examples
+    --------
+    >>> configure_netcdf_client(120, 15)
+    """
+    global _NETCDF_CONFIGURED
+    if _NETCDF_CONFIGURED is not None:
+        return
+    try:
+        import netCDF4
+    except ImportError:  # pydap-only installs: no libnetcdf to configure
+        _NETCDF_CONFIGURED = (timeout, connect_timeout)
+        return
+    if getattr(netCDF4, "__has_nc_rc_set__", False):
+        import os
+
+        for key, value in (("HTTP.TIMEOUT", str(timeout)), ("HTTP.CONNECTTIMEOUT", str(connect_timeout)),
+                           ("HTTP.COOKIEJAR", os.devnull)):
+            if not netCDF4.rc_get(key):
+                netCDF4.rc_set(key, value)
+    _NETCDF_CONFIGURED = (timeout, connect_timeout)
 
 
 class _Guarded:
     """A lazily indexed xarray variable whose reads turn network errors into package errors."""
 
-    def __init__(self, variable: Any, url: str, where: str, catalog_dir: str | None):
+    def __init__(self, variable: Any, url: str, where: str, catalog_dir: str | None,
+                 netcdf_timeouts: tuple[float, float] | None = None):
         self.variable = variable
+        self.netcdf_timeouts = netcdf_timeouts  # set for libnetcdf datasets: configure readers too
         self.catalog_dir = catalog_dir
         self.url = url
         self.where = where
@@ -49,6 +92,8 @@ class _Guarded:
     def __getitem__(self, key: Any):
         import numpy as np
 
+        if self.netcdf_timeouts is not None:  # a dask worker's first read reopens the dataset
+            configure_netcdf_client(*self.netcdf_timeouts)
         try:
             return np.asarray(self.variable[key].values)
         except Exception as exc:
@@ -115,6 +160,7 @@ def open_guarded(url: str, *, chunks: Any = None, where: str = "", catalog_dir: 
     import xarray as xr
     from dask.base import tokenize
 
+    engine = open_kwargs.get("engine")
     try:
         ds = _open_dataset(url, **open_kwargs)
     except Exception as exc:
@@ -126,7 +172,7 @@ def open_guarded(url: str, *, chunks: Any = None, where: str = "", catalog_dir: 
     for name, var in ds.variables.items():
         if name in ds.indexes or var._in_memory:
             continue  # index coordinates are read at open time; nothing lazy is left to guard
-        guard = _Guarded(var, url, where, catalog_dir)
+        guard = _Guarded(var, url, where, catalog_dir, _NETCDF_CONFIGURED if engine == "netcdf4" else None)
         data = da.from_array(guard, chunks=var.shape or (), name=f"eurec4a-remote-{tokenize(url, name)}",
                              meta=np.empty((0,) * var.ndim, dtype=var.dtype), asarray=False)
         replaced[name] = xr.Variable(var.dims, data, var.attrs, var.encoding)

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 import fsspec
 from intake.source.base import DataSource, Schema
 
 from eurec4a.catalog.network import is_network_error, unreachable_error
-from eurec4a.catalog.opendap import open_guarded
+from eurec4a.catalog.opendap import configure_netcdf_client, open_guarded
 from eurec4a.catalog.urls import (
     CACHING_PROTOCOLS,
     HTTP_PROTOCOLS,
@@ -287,53 +286,11 @@ class OpenDapSource(XarraySource):
     def _open(self, chunks: Any):
         kw = self.open_kwargs(chunks)
         if self.engine == "netcdf4":
-            _set_netcdf_timeouts()
-            _set_netcdf_cookie_jar()
+            configure_netcdf_client(OPENDAP_TIMEOUT, OPENDAP_CONNECT_TIMEOUT)
         # a server that is down or dies mid-read is reported with its URL, not as a library error
         chunks = kw.pop("chunks")
         return open_guarded(self.urlpath, chunks=chunks, where=self._where(),
                             catalog_dir=(self.metadata or {}).get("catalog_dir"), **kw)
-
-
-_NETCDF_RC_DONE = False
-
-
-def _set_netcdf_timeouts() -> None:
-    """Bound libnetcdf's DAP requests (its curl default waits forever), once per process."""
-    global _NETCDF_RC_DONE
-    if _NETCDF_RC_DONE:
-        return
-    import netCDF4
-
-    if getattr(netCDF4, "__has_nc_rc_set__", False):
-        if not netCDF4.rc_get("HTTP.TIMEOUT"):
-            netCDF4.rc_set("HTTP.TIMEOUT", str(OPENDAP_TIMEOUT))
-        if not netCDF4.rc_get("HTTP.CONNECTTIMEOUT"):
-            netCDF4.rc_set("HTTP.CONNECTTIMEOUT", str(OPENDAP_CONNECT_TIMEOUT))
-    _NETCDF_RC_DONE = True
-
-
-def _set_netcdf_cookie_jar() -> None:
-    """Tell libnetcdf's DAP client to keep cookies in memory only (its jar is ``os.devnull``).
-
-    Without a jar, libnetcdf creates a ``/tmp/occookies*`` file for every dataset it opens
-    and deletes it only when the dataset is closed, so every process that ends with a
-    dataset open (a dask worker, a notebook kernel, a catalog build) leaves one behind.
-    That file never outlives its dataset anyway, so nothing is lost by not writing it: the
-    public EUREC4A servers set no cookies, and curl still keeps a session's cookies in
-    memory. A jar set by the user (``.ncrc`` or ``rc_set``) is left alone.
-    """
-    global _NETCDF_JAR_DONE
-    if _NETCDF_JAR_DONE:
-        return
-    import netCDF4
-
-    if getattr(netCDF4, "__has_nc_rc_set__", False) and not netCDF4.rc_get("HTTP.COOKIEJAR"):
-        netCDF4.rc_set("HTTP.COOKIEJAR", os.devnull)
-    _NETCDF_JAR_DONE = True
-
-
-_NETCDF_JAR_DONE = False
 
 
 class NetCDFSource(XarraySource):
