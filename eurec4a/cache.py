@@ -238,6 +238,30 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
+#: How cache files are opened for reading: never through a symlink, never blocking on a FIFO.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _open_for_reading(path: str | os.PathLike[str]) -> tuple[int, os.stat_result] | None:
+    """``(descriptor, fstat)`` of ``path`` opened with :data:`_READ_FLAGS`, or ``None`` if it cannot be.
+
+    The caller checks the file type and size on the ``fstat`` and closes the descriptor.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a symlink (ELOOP), unreadable entry or directory: a miss
+        logger.debug("cannot open cache file %s: %s", path, exc)
+        return None
+    try:
+        return fd, os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        logger.debug("cannot stat cache file %s: %s", path, exc)
+        return None
+
+
 def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.stat_result] | None:
     """Read a cache file safely: a regular file, not a symlink, at most ``max_bytes``.
 
@@ -256,16 +280,11 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[byt
     >>> read_regular_file(target, 10)[0], read_regular_file(target, 2)
     (b'abc', None)
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
+    opened = _open_for_reading(path)
+    if opened is None:
         return None
-    except OSError as exc:  # a symlink (ELOOP), unreadable entry or directory: a miss
-        logger.debug("cannot open cache file %s: %s", path, exc)
-        return None
+    fd, st = opened
     try:
-        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
             logger.warning("ignoring cache file %s: not a regular file of at most %d bytes", path, max_bytes)
             return None
@@ -378,13 +397,11 @@ def _read_pack_index(path: str) -> dict[bytes, tuple[int, int]] | None:
     Everything is bounds-checked: a planted or truncated file reads as no pack, never
     as entries pointing outside it.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
+    opened = _open_for_reading(path)
+    if opened is None:
         return None
+    fd, st = opened
     try:
-        st = os.fstat(fd)
         size = st.st_size
         if not stat.S_ISREG(st.st_mode) or size > MAX_PACK_SIZE or size < len(_PACK_MAGIC) + _PACK_FOOTER.size:
             return None
@@ -666,16 +683,10 @@ class BlockCache:
             if hit is not None:
                 self._pack_fds[path] = hit  # most recently used last
                 return hit
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(path, flags)
-        except OSError:
+        opened = _open_for_reading(path)
+        if opened is None:
             return None
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            return None
+        fd, st = opened
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             return None
@@ -821,12 +832,17 @@ class BlockCache:
             verify_block(cid, data, source="the bytes given to the cache")
         if cid.hashfun.name == "identity" or self.max_size == 0 or len(data) > self.max_size:
             return
+        self._store_single(cid, data)
+
+    def _store_single(self, cid: CID, data: bytes) -> bool:
+        """Write ``data`` as the single-file entry of ``cid`` unless there is one; whether it is there now."""
         path = self.entry_path(cid)
         if path.exists():
-            return  # content-addressed: the entry already holds these bytes
+            return True  # content-addressed: the entry already holds these bytes
         if not self._write(path, data):
-            return
+            return False
         self._note_written(len(data))
+        return True
 
     def put_many(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> bool:
         """Store several blocks: one alone is one file, more go into packs (see the module docstring).
@@ -873,9 +889,7 @@ class BlockCache:
         if not wanted:
             return complete
         if len(wanted) == 1:
-            cid = _cid_of_multihash(blocks, wanted[0][0])
-            self.put(cid, wanted[0][1], verify=False)
-            return complete and self.entry_path(cid).is_file()
+            return self._store_single(_cid_of_multihash(blocks, wanted[0][0]), wanted[0][1]) and complete
         batch: list[tuple[bytes, bytes]] = []
         size = 0
         for key, data in wanted:

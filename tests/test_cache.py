@@ -445,13 +445,15 @@ def _worker(root: str, worker: int, rounds: int, max_size: int, start, results) 
 
 
 def _run_workers(root: Path, max_size: int, workers: int = 4, rounds: int = 5) -> list[str]:
+    return _run_processes(_worker, workers, lambda w: (str(root), w, rounds, max_size))
+
+
+def _run_processes(target, workers: int, args_for) -> list[str]:
+    """Start ``workers`` spawned processes ``target(*args_for(w), start, results)`` at once; their problems."""
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(workers)
     results = ctx.Queue()
-    procs = [
-        ctx.Process(target=_worker, args=(str(root), w, rounds, max_size, start, results))
-        for w in range(workers)
-    ]
+    procs = [ctx.Process(target=target, args=(*args_for(w), start, results)) for w in range(workers)]
     for p in procs:
         p.start()
     problems = [p for _ in procs for p in results.get(timeout=60)]
@@ -613,16 +615,7 @@ def _pack_worker(root: str, worker: int, start, results) -> None:
 
 
 def test_concurrent_processes_writing_packs_see_only_right_bytes(tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    start, results = ctx.Barrier(3), ctx.Queue()
-    procs = [ctx.Process(target=_pack_worker, args=(str(tmp_path), w, start, results)) for w in range(3)]
-    for p in procs:
-        p.start()
-    problems = [p for _ in procs for p in results.get(timeout=60)]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    assert problems == []
+    assert _run_processes(_pack_worker, 3, lambda w: (str(tmp_path), w)) == []
     assert temp_files(tmp_path) == []
     fresh = BlockCache(tmp_path)
     for w in range(3):

@@ -145,9 +145,8 @@ def test_seeded_failures_are_reproducible(data_dir):
     assert first == second and set(first) == {200, 503}
 
 
-def _children() -> set[int]:
-    """Live (not zombie) child processes of this process (Linux /proc)."""
-    me, found = os.getpid(), set()
+def _live_processes():
+    """``(pid, ppid, pgrp)`` of every live (not zombie) process (Linux /proc)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -156,9 +155,15 @@ def _children() -> set[int]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == me and fields[0] != "Z":
-            found.add(int(entry))
-    return found
+        # fields: state, ppid, pgrp, ...; zombies are dead already
+        if fields[0] != "Z":
+            yield int(entry), int(fields[1]), int(fields[2])
+
+
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this process (Linux /proc)."""
+    me = os.getpid()
+    return {pid for pid, ppid, _ in _live_processes() if ppid == me}
 
 
 def test_startup_that_cannot_finish_raises_and_leaves_nothing(data_dir, tmp_path, monkeypatch):
@@ -183,18 +188,7 @@ def test_startup_that_cannot_finish_raises_and_leaves_nothing(data_dir, tmp_path
 
 def _group_alive(pgid: int) -> bool:
     """Whether any process of process group ``pgid`` still runs (Linux /proc)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields: state, ppid, pgrp, ...; zombies are dead already
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(pgrp == pgid for _, _, pgrp in _live_processes())
 
 
 def test_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
