@@ -182,10 +182,14 @@ def test_concurrent_cold_reads_bring_each_directory_block_once(tmp_path):
         got = asyncio.run_coroutine_threadsafe(probe_and_read(), fs.loop).result(60)
         assert all(isinstance(g, FileNotFoundError) for g in got[:2]), got[:2]
         assert got[2:] == [f"a file {i}".encode() for i in range(len(NAMES))]
-        # the root directory block crossed the wire once: the first path request brought it,
-        # the absent names were then answered from it, and every file came by its own CID
+        # at most ROOT_PATH_REQUESTS reads asked by path (one round trip for zarr's probes);
+        # the absent names were answered from the root block those answers carried (never
+        # asked for alone), and every other file came by its own CID
+        from eurec4a.ipfs.filesystem import ROOT_PATH_REQUESTS
+
         with_root = [r.path for r in gw.requests if root in r.path]
-        assert len(with_root) <= 2, with_root  # a path CAR (404 for an absent name) + the root block
+        assert len(with_root) <= ROOT_PATH_REQUESTS, with_root
+        assert not [p for p in with_root if "format=raw" in p], with_root
         assert gw.count() <= len(NAMES) + 2
         assert fs.statistics["blocks_dropped"] == 0
 
@@ -365,6 +369,121 @@ def test_a_failing_stream_still_yields_every_file(tmp_path):
         fs = _fs([gw.url], tmp_path)
         got = fs.cat([f"{root}/var/0.{i}" for i in range(count)])
         assert [got[f"{root}/var/0.{i}"] for i in range(count)] == [bytes([i]) * 5000 for i in range(count)]
+
+
+def test_absent_probes_alone_at_a_cold_root_settle_with_one_root_block(tmp_path):
+    """Two absent names asked at once below a cold root: neither waits for the other forever."""
+    import asyncio
+
+    root, blocks = _content(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+
+        async def probes():
+            names = ["zarr.json", ".zgroup", ".zattrs"]
+            return await asyncio.gather(*(fs._cat_file(f"{root}/{n}") for n in names), return_exceptions=True)
+
+        got = asyncio.run_coroutine_threadsafe(probes(), fs.loop).result(60)
+        assert all(isinstance(g, FileNotFoundError) for g in got), got
+        # three path requests (one round trip) and the root block asked for once, alone
+        raw = [r.path for r in gw.requests if "format=raw" in r.path]
+        assert len(raw) == 1 and gw.count() == 4, [r.path for r in gw.requests]
+
+
+def _dataset(tmp_path, variables=10, files=6, size=5000):
+    """A store shaped like a sounding dataset: many variables of a few chunks each, metadata at its root."""
+    top = tmp_path / "dataset"
+    top.mkdir()
+    (top / ".zmetadata").write_text("{}")
+    expected = {}
+    for v in range(variables):
+        (top / f"var{v}").mkdir()
+        for i in range(files):
+            data = bytes([v, i]) * (size // 2)
+            (top / f"var{v}" / f"{i}.0").write_bytes(data)
+            expected[f"var{v}/{i}.0"] = data
+    store = MemoryBlockStore()
+    root = str(import_directory(top, store, "unixfs-v1-2025"))
+    return root, dict(store.blocks), expected
+
+
+def _load_like_dask(fs, root, names, threads=8):
+    """Read ``names`` below ``root`` ``threads`` at a time, in order (dask's threaded scheduler over zarr)."""
+    import asyncio
+
+    async def load():
+        slots = asyncio.Semaphore(threads)
+
+        async def one(name):
+            async with slots:
+                return name, await fs._cat_file(f"{root}/{name}")
+
+        return dict(await asyncio.gather(*(one(n) for n in names)))
+
+    return asyncio.run_coroutine_threadsafe(load(), fs.loop).result(120)
+
+
+def test_a_dataset_read_whole_streams_its_unread_directories(tmp_path):
+    """Many small variables (none reaches the per-directory trigger): the rest of the store comes as streams."""
+    from eurec4a.ipfs import filesystem
+
+    root, blocks, expected = _dataset(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        got = _load_like_dask(fs, root, list(expected))
+        assert got == expected
+        streams = [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        # the first PREFETCH_TRIGGER cold reads touch a few variables; every other one is one stream
+        touched = {n.split("/")[0] for n in list(expected)[: filesystem.PREFETCH_TRIGGER]}
+        assert 1 <= len(streams) <= 10 - len(touched) + 1, streams
+        assert gw.count() < len(expected) // 2
+        # no block crossed the wire twice: what was received is the data plus directory blocks
+        # sent along with the first reads of a directory (a few hundred bytes each)
+        assert fs.statistics["blocks_dropped"] == 0
+        data = sum(len(b) for b in blocks.values())
+        assert fs.statistics["bytes_received"] <= 1.1 * data, (fs.statistics, data)
+        streamed = [fs.info(f"{root}/var{v}")["CID"] for v in range(10)]
+        deadline = time.monotonic() + 30  # a stream may still be storing its tail
+        while sum(map(fs.cache.is_complete, streamed)) < len(streams) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(map(fs.cache.is_complete, streamed)) >= len(streams)
+        before = gw.count()
+        assert _load_like_dask(_fs([gw.url], tmp_path), root, list(expected)) == expected
+        assert gw.count() == before  # all of it is in the cache
+
+
+def test_a_partial_read_of_a_dataset_streams_nothing(tmp_path):
+    from eurec4a.ipfs import filesystem
+
+    root, blocks, expected = _dataset(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        names = list(expected)[: filesystem.PREFETCH_TRIGGER - 1]
+        assert _load_like_dask(fs, root, names) == {n: expected[n] for n in names}
+        assert not [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        assert gw.count() == len(names)
+
+
+def test_a_dataset_over_the_prefetch_limit_is_read_file_by_file(tmp_path, monkeypatch):
+    from eurec4a.ipfs import filesystem
+
+    root, blocks, expected = _dataset(tmp_path)
+    monkeypatch.setattr(filesystem, "READ_AHEAD_MAX_BYTES", 20_000)  # the store has ~300 kB
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, list(expected)) == expected
+        assert not [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        assert gw.count() == len(expected)
+
+
+def test_a_failing_read_ahead_still_yields_every_file(tmp_path):
+    root, blocks, expected = _dataset(tmp_path)
+    with TrustlessGateway(blocks) as gw:
+        gw.faults.seed = 5
+        gw.faults.failure_rate = 0.3
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, list(expected)) == expected
+        assert fs.statistics["blocks_dropped"] == 0
 
 
 def test_a_drip_feeding_gateway_ends_at_the_deadline_naming_it(tmp_path):

@@ -18,7 +18,13 @@ through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
 * **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read in one
   directory (a zarr variable loaded whole) streams the rest of the directory in one
   CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
-  for their blocks in it.
+  for their blocks in it. A dataset of many small variables (at most
+  :data:`READ_AHEAD_MAX_BYTES`) is read ahead the same way: the
+  :data:`PREFETCH_TRIGGER`-th cold read below its root streams every directory below
+  the root that nobody has read yet, a few at a time.
+* **one round trip to open a store**: up to :data:`ROOT_PATH_REQUESTS` concurrent first
+  reads below a root CID not fetched yet ask by path at once (zarr's probes); an absent
+  name is checked against the root block one of them brought.
 * **cached** in the CID-keyed :class:`eurec4a.cache.Cache` shared by all processes (the blocks
   of one answer stored together as a pack, a read keeping the blocks it fetched itself); a
   warm read makes no request. :meth:`IPFSFileSystem.fetch_dag` and
@@ -49,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import logging
 import threading
@@ -63,7 +70,8 @@ from multiformats import CID
 
 from eurec4a import settings as config
 from eurec4a.cache import PACK_BYTES, Cache
-from eurec4a.errors import CarFormatError, ContentNotFoundError, GatewayError, InvalidCIDError, InvalidCIDPathError
+from eurec4a.errors import (CarFormatError, ContentNotFoundError, Eurec4aError, GatewayError, InvalidCIDError,
+                            InvalidCIDPathError)
 from eurec4a.ipfs.car import CarStreamParser, MAX_BLOCK_SIZE
 from eurec4a.ipfs.cid import parse_cid
 from eurec4a.ipfs.codecs import DAG_PB, RAW, PBLink, PBNode, pbnode_has_links, verify_block
@@ -93,6 +101,22 @@ PREFETCH_TRIGGER = 16
 #: Largest directory (bytes, as its verified parent announces) streamed whole that way:
 #: a partial read of a bigger variable never downloads all of it.
 PREFETCH_MAX_BYTES = 256 * 1024 * 1024
+#: Concurrent first reads below one root CID whose block is missing that each ask by path
+#: (every such answer carries the root block); further ones wait for the root block to
+#: arrive. zarr opens a store with up to four concurrent probes (``zarr.json``,
+#: ``.zgroup``, ``.zattrs``, ``.zmetadata``): all of them are answered in one round trip,
+#: and a store's root block crosses the wire at most this many times.
+ROOT_PATH_REQUESTS = 4
+#: Largest dataset (bytes its root announces in all) read ahead whole after
+#: :data:`PREFETCH_TRIGGER` cold reads below it (see ``_wait_for_stream``): smaller than
+#: :data:`PREFETCH_MAX_BYTES`, as a guess across variables is less sure than one within a
+#: variable.
+READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
+#: Bytes of one dataset's read-ahead (see ``_wait_for_stream``) in flight at once: its
+#: whole-directory streams start while the directories' announced sizes (each counted as
+#: at most two write batches, what a stream holds in memory) fit in this budget, and at
+#: least one always runs.
+READ_AHEAD_BYTES = 32 * 1024 * 1024
 #: Files at least this large (bytes, as their parent announces) are assembled from their
 #: blocks in a worker thread: hashing and copying megabytes then run beside the event
 #: loop (and each other, as ``hashlib`` and ``os.pread`` release the GIL) instead of in it.
@@ -198,6 +222,33 @@ class _MemoReader(UnixFSReader):
         return index
 
 
+class _ByteBudget:
+    """At most ``limit`` bytes' worth of work at once, and always at least one piece (asyncio).
+
+    ``async with budget.share(n):`` waits until ``n`` more bytes fit (or nothing runs).
+    asyncio has no weighted semaphore; this is one, for one event loop.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._changed: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def share(self, n: int):
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.used -= n
+                self._changed.notify_all()
+
+
 def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
     """Close an ``aiohttp`` session from any thread, at garbage collection or exit."""
     if session.closed:
@@ -300,12 +351,14 @@ class IPFSFileSystem(AsyncFileSystem):
         self._resolved = _Memo(MEMO_ENTRIES)  # "<CID>/<parts>" -> (CID, tsize)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
+        self._root_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, root CID)
         self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
         # (loop, multihash) -> future done when that block arrives in any answer: readers
         # waiting for a whole-directory stream sleep until their block is there
         self._arrivals: dict[tuple[int, bytes], asyncio.Future] = {}
-        # (loop, multihash) -> future of the one request resolving a path through that block
-        self._resolving: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, multihash of a missing root block) -> futures of the requests resolving a
+        # path through it (at most ROOT_PATH_REQUESTS)
+        self._resolving: dict[tuple[int, bytes], set[asyncio.Future]] = {}
         #: Gateway requests made and blocks stored by this instance (for tests and benchmarks).
         self.statistics = {"requests": 0, "blocks_received": 0, "blocks_dropped": 0, "bytes_received": 0}
 
@@ -557,37 +610,75 @@ class IPFSFileSystem(AsyncFileSystem):
             if missing is None:
                 self._resolved.put(key, (cid, tsize))
                 return cid, tsize
-            # One request at a time for a missing root block: zarr opens a store with several
-            # concurrent probes (zarr.json, .zgroup, .zmetadata ...), absent names among them;
-            # the others wait for the first and then resolve locally (an absent name needs no
-            # request at all; if the first failed, the next one asks on its own). Below the
-            # root, concurrent first reads of a directory each ask by path: waiting would cost
-            # every one of them a round trip (measured: 1.4x slower on a store of many small
-            # variables), and the directory block is sent at most once per read in flight.
-            flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
-            inflight = self._resolving.get(flight_key) if missing == root else None
-            if inflight is not None:
-                # the block comes first in the other request's CAR (parents before children):
-                # go on as soon as it is here, not when that request's whole file is
-                arrival = self._arrival(*flight_key)
-                await asyncio.wait({inflight, arrival}, return_when=asyncio.FIRST_COMPLETED)
-                if inflight.done() and not arrival.done():
-                    self._arrivals.pop(flight_key, None)
-                continue
+            # A missing root block: zarr opens a store with several concurrent probes
+            # (zarr.json, .zgroup, .zattrs, .zmetadata), absent names among them. Up to
+            # ROOT_PATH_REQUESTS of them ask by path at once, so the probes take one round
+            # trip; further ones wait for the root block and then resolve locally (an absent
+            # name needs no request at all; if the requests in flight fail, the next one asks
+            # on its own). Below the root, concurrent first reads of a directory each ask by
+            # path: waiting would cost every one of them a round trip (measured: 1.4x slower
+            # on a store of many small variables), and the directory block is sent at most
+            # once per read in flight.
             if missing != root:
+                if await self._wait_for_directory(cid, missing):
+                    continue  # the directory arrived in a stream already under way
                 await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
                 cars += 1
                 continue
-            self._resolving[flight_key] = asyncio.get_running_loop().create_future()
+            flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
+            flights = self._resolving.setdefault(flight_key, set())
+            if len(flights) >= ROOT_PATH_REQUESTS:
+                await self._await_root(flight_key, flights)
+                continue
+            flight = asyncio.get_running_loop().create_future()
+            flights.add(flight)
             try:
-                await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
+                await self._fetch_towards(root, cid, rest, tsize, missing, params, cars, flight_key, flight)
             finally:
-                self._resolving.pop(flight_key).set_result(None)
+                flights.discard(flight)
+                if not flights and self._resolving.get(flight_key) is flights:
+                    del self._resolving[flight_key]
+                flight.set_result(None)
             cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
+    async def _wait_for_directory(self, directory: CID, missing: CID) -> bool:
+        """Wait for block ``missing`` of ``directory`` if a stream of that directory is under way.
+
+        Returns False at once when none is (the caller fetches); True after the block
+        arrived or the stream ended (the caller looks again, and fetches if it is still
+        missing).
+        """
+        loop_key = id(asyncio.get_running_loop())
+        stream = self._streams.get((loop_key, bytes(directory)))
+        if stream is None or stream.done():
+            return False
+        arrival_key = (loop_key, bytes(missing.digest))
+        arrival = self._arrival(*arrival_key)
+        await asyncio.wait({stream, arrival}, return_when=asyncio.FIRST_COMPLETED)
+        if not arrival.done():
+            self._arrivals.pop(arrival_key, None)
+        return True
+
+    async def _await_root(self, flight_key: tuple[int, bytes], flights: set[asyncio.Future]) -> bool:
+        """Wait until the root block of ``flight_key`` arrives or the requests in ``flights`` end.
+
+        The block comes first in every answer asking by a path below it (parents before
+        children): waiters go on as soon as it is here, not when a whole file is. Returns
+        True when it arrived.
+        """
+        arrival = self._arrival(*flight_key)
+        if flights:
+            await asyncio.wait({arrival, *flights}, return_when=asyncio.FIRST_COMPLETED)
+        if not arrival.done():
+            self._arrivals.pop(flight_key, None)
+            return False
+        return True
+
     async def _fetch_towards(self, root: CID, cid: CID, rest: list[str], tsize: int | None, missing: CID,
-                             params: dict[str, str], cars: int) -> None:
+                             params: dict[str, str], cars: int,
+                             flight_key: tuple[int, bytes] | None = None,
+                             flight: asyncio.Future | None = None) -> None:
         """One step of :meth:`_target`: fetch what resolving ``rest`` below ``cid`` lacks."""
         at_root = cid == root
         if cars >= 2 or (cars == 1 and at_root):
@@ -600,8 +691,14 @@ class IPFSFileSystem(AsyncFileSystem):
                                   not_found="first" if at_root else "definitive")
         except ContentNotFoundError:
             if at_root:
-                # is the CID itself unknown (every gateway must agree), or only the path?
-                await self._fetch_raw(root, not_found="definitive")
+                # is the CID itself unknown (every gateway must agree), or only the path? The
+                # root block settles it: from a sibling probe's answer still under way if
+                # there is one (it carries the block), else asked for alone
+                # (this request no longer brings it: two absent probes must not wait for each other)
+                flights = self._resolving.get(flight_key, set()) if flight_key else set()
+                flights.discard(flight)
+                if not (flights and await self._await_root(flight_key, set(flights))) and not self._has_block(root):
+                    await self._fetch_raw(root, not_found="definitive")
             # below verified data a 404 may only mean "lacks blocks": go on block by block
         except GatewayError as exc:
             if not getattr(exc, "not_found_at", None):
@@ -655,6 +752,8 @@ class IPFSFileSystem(AsyncFileSystem):
         token = _FETCHED.set({})  # before resolving: a first read by path brings the file's blocks too
         try:
             cid, tsize = await self._target(path, params)
+            if _FETCHED.get():  # resolving the path fetched blocks (with the file, as a rule): a cold read
+                self._note_cold_read(path)
             policy = self._not_found_policy(path)
 
             async def fetch_file(missing: _Missing) -> None:
@@ -671,15 +770,24 @@ class IPFSFileSystem(AsyncFileSystem):
             _FETCHED.reset(token)
 
     async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
-        """Detect a full read of a directory and let a file wait for one whole-directory stream.
+        """Detect full reads and let a cold file read wait for a stream that brings its blocks.
 
-        The :data:`PREFETCH_TRIGGER`-th cold file read in one directory (a zarr variable
-        being loaded whole) starts one background ``dag-scope=all`` stream of that
-        directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`.
-        Cold reads in that directory then wait for their blocks to arrive in the stream
-        instead of asking on their own. Returns True when ``op()`` can now run locally;
-        False when the caller should fetch (no stream, or the stream failed or ended
-        without the blocks). A stream's failure never reaches the caller.
+        Two patterns, both counted in cold file reads (reads that must fetch):
+
+        * a directory read whole: the :data:`PREFETCH_TRIGGER`-th cold read in one
+          directory (a zarr variable being loaded) starts one ``dag-scope=all`` stream of
+          that directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`;
+        * a dataset read whole: the :data:`PREFETCH_TRIGGER`-th cold read below one root
+          CID (xarray loading a store of many small variables, none of which reaches the
+          first trigger) streams each directory right below the root that nobody has read
+          yet, :data:`READ_AHEAD_BYTES` at a time, if the root announces at most
+          :data:`READ_AHEAD_MAX_BYTES` in all. Directories already being read are left to
+          their readers (and the first pattern): no block crosses the wire twice.
+
+        Cold reads below a streamed directory then wait for their blocks to arrive in the
+        stream instead of asking on their own. Returns True when ``op()`` can now run
+        locally; False when the caller should fetch (no stream, or the stream failed or
+        ended without the blocks). A stream's failure never reaches the caller.
         """
         root, parts, _ = self._parse(path)
         if not parts:
@@ -687,16 +795,19 @@ class IPFSFileSystem(AsyncFileSystem):
         parent, rest, tsize, missing = self._walk_local(root, parts[:-1])
         if missing is not None or rest:
             return False
-        key = (id(asyncio.get_running_loop()), bytes(parent))
-        stream = self._streams.get(key)
+        loop_key = id(asyncio.get_running_loop())
+        stream = self._covering_stream(loop_key, root, parts[:-1])
         if stream is None:
-            count = self._dir_reads.get(key, 0) + 1
-            self._dir_reads[key] = count
-            if count < PREFETCH_TRIGGER or tsize is None or tsize > PREFETCH_MAX_BYTES \
-                    or self.cache.is_complete(parent):
+            key = (loop_key, bytes(parent))
+            if key not in self._streams:
+                count = self._dir_reads.get(key, 0) + 1
+                self._dir_reads[key] = count
+                if count >= PREFETCH_TRIGGER and tsize is not None and tsize <= PREFETCH_MAX_BYTES \
+                        and not self.cache.is_complete(parent):
+                    stream = self._streams[key] = asyncio.ensure_future(self._stream_directory(parent, tsize))
+            self._note_cold_read(path)
+            if stream is None:
                 return False
-            stream = asyncio.ensure_future(self._stream_directory(parent, tsize))
-            self._streams[key] = stream
         while True:
             try:
                 op()
@@ -704,7 +815,7 @@ class IPFSFileSystem(AsyncFileSystem):
             except _Missing as missing:
                 if stream.done():
                     return False
-                arrival_key = (key[0], bytes(missing.cid.digest))
+                arrival_key = (loop_key, bytes(missing.cid.digest))
                 arrival = self._arrival(*arrival_key)
             # sleep until this block arrives or the stream ends (no polling: thousands of
             # chunk reads may be waiting at once)
@@ -712,11 +823,59 @@ class IPFSFileSystem(AsyncFileSystem):
             if stream.done() and not arrival.done():
                 self._arrivals.pop(arrival_key, None)
 
-    async def _stream_directory(self, cid: CID, tsize: int) -> None:
+    def _covering_stream(self, loop_key: int, root: CID, parts: list[str]) -> asyncio.Future | None:
+        """The stream under way of the directory ``root/parts`` or of one of its ancestors, if any."""
+        cid = root
+        for i in range(len(parts) + 1):
+            stream = self._streams.get((loop_key, bytes(cid)))
+            if stream is not None and not stream.done():
+                return stream
+            if i == len(parts):
+                return None
+            try:
+                cid = self.reader.lookup(cid, parts[i]).cid
+            except _Missing:
+                return None
+        return None
+
+    def _note_cold_read(self, path: Any) -> None:
+        """Count a cold file read in a directory below its root CID; at :data:`PREFETCH_TRIGGER`, read ahead.
+
+        Reading ahead streams each directory right below the root that has not been read
+        yet (see :meth:`_wait_for_stream`).
+        """
+        root, parts, _ = self._parse(path)
+        if len(parts) < 2:  # files right below the root (a store's metadata) are no sign of a full read
+            return
+        loop_key = id(asyncio.get_running_loop())
+        key = (loop_key, bytes(root))
+        count = self._root_reads.get(key, 0) + 1
+        self._root_reads[key] = count
+        if count != PREFETCH_TRIGGER:
+            return
+        try:
+            links = self.reader.links(root)
+        except _Missing:  # a HAMT-sharded root not fetched whole: too big to read ahead anyway
+            return
+        except Eurec4aError:  # not a directory after all: nothing to read ahead
+            return
+        if any(size is None for _, _, size in links) or sum(size for _, _, size in links) > READ_AHEAD_MAX_BYTES:
+            return
+        budget = _ByteBudget(READ_AHEAD_BYTES)
+        for _, child, size in links:
+            child_key = (loop_key, bytes(child))
+            # a child whose block is here was read already (its readers go on as they are)
+            if child_key in self._streams or self._has_block(child) or self.cache.is_complete(child):
+                continue
+            self._streams[child_key] = asyncio.ensure_future(
+                self._stream_directory(child, size, budget.share(min(size, 2 * WRITE_BATCH_BYTES))))
+
+    async def _stream_directory(self, cid: CID, tsize: int, share: Any = None) -> None:
         _FETCHED.set(None)  # a task of its own: its blocks are not the starting read's
         try:
-            _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize),
-                                                   not_found="failover")
+            async with share or contextlib.nullcontext():
+                _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize),
+                                                       not_found="failover")
             if complete or self._complete_locally(cid):
                 self.cache.mark_complete(cid)
         except Exception as exc:  # the readers waiting for it fetch on their own instead
