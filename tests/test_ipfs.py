@@ -128,6 +128,28 @@ def test_only_gateway_tampers_is_an_error_not_data(content):
         assert all(data in genuine for data in stored)
 
 
+def test_a_whole_dag_stream_with_an_altered_leaf_is_refused(content):
+    """``fetch_dag`` (``pull``) hashes leaves beside the stream (deferred): an altered one still fails the answer."""
+    root, blocks = content
+    with TrustlessGateway(blocks) as bad:
+        bad.faults.tamper = True  # the body's last byte: a leaf, hashed in the storing thread
+        fs = _fs(bad)
+        with pytest.raises(GatewayError) as info:
+            fs.fetch_dag(root)
+        assert "do not match" in str(info.value)
+        assert bad.count() == 1  # refused while streaming (not later, when reading the cache back)
+        assert not fs.cache.is_complete(root)
+        genuine = set(blocks.values())
+        assert all(data in genuine for data in BlockCache().stored_blocks())
+    with TrustlessGateway(blocks) as bad, TrustlessGateway(blocks) as good:
+        bad.faults.tamper = True
+        fs = _fs(bad, good)
+        assert fs.fetch_dag(root) == sum(map(len, blocks.values()))
+        assert fs.cache.is_complete(root)
+        assert fs.cat(f"ipfs://{root}/sub/data.bin") == PAYLOAD
+        assert good.count() == 1 and bad.count() == 1
+
+
 def test_failover_when_first_gateway_is_down(content):
     root, blocks = content
     with TrustlessGateway(blocks) as down, TrustlessGateway(blocks) as up:

@@ -390,6 +390,17 @@ class IPFSFileSystem(AsyncFileSystem):
         self._memory.put(key, data)
         return data
 
+    def _store_batch(self, blocks: list[tuple[CID, bytes]], unverified: list[tuple[CID, bytes]],
+                     source: str) -> bool:
+        """Verify the deferred blocks of a batch, then store the batch (in a worker thread).
+
+        Raises :class:`~eurec4a.errors.BlockVerificationError` (nothing of the batch stored)
+        when a deferred block does not match its CID.
+        """
+        for cid, block in unverified:
+            verify_block(cid, block, source=source)
+        return self._write_blocks(blocks)
+
     def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> bool:
         # one file for a lone block, packs for many: creating files, not writing bytes,
         # is what costs (see eurec4a.cache)
@@ -421,8 +432,15 @@ class IPFSFileSystem(AsyncFileSystem):
 
     async def _fetch_car(self, cid: CID, parts: list[str] = (), params: dict[str, str] | None = None, *,
                          max_bytes: int | None = None, not_found: str = "definitive",
-                         progress: Callable[[int], Any] | None = None) -> int:
+                         progress: Callable[[int], Any] | None = None, defer_leaves: bool = False) -> int:
         """Fetch ``/ipfs/<cid>/<parts>`` as a CAR; verify and store the blocks reachable from ``cid``.
+
+        ``defer_leaves`` (whole-DAG fetches nobody reads from while they run, such as
+        ``pull``): blocks without links are hashed in the worker thread that stores their
+        batch, beside the event loop parsing the next one, instead of on arrival; nothing
+        uses them before (they enter neither the memory cache nor a read), and a block
+        that does not match its CID fails the answer all the same. Blocks with links are
+        always verified on arrival, before their links are followed.
 
         Only blocks the answer had to contain are kept: ``cid`` itself, then the links of
         every kept dag-pb block (CAR order is depth-first, parents first). Anything else
@@ -444,8 +462,10 @@ class IPFSFileSystem(AsyncFileSystem):
             received = pending = stored = kept_bytes = 0
             got_root = False
             all_written = True
-            writing: asyncio.Future | None = None  # the batch being written while the next arrives
+            writing: collections.deque[asyncio.Future] = collections.deque()  # batches being stored
             fetched = _FETCHED.get()  # the file read this answer is for, if any
+            defer = defer_leaves and fetched is None
+            unverified: list[tuple[CID, bytes]] = []  # deferred blocks of the batch being gathered
             try:
                 async for chunk in response.content.iter_any():
                     received += len(chunk)
@@ -459,30 +479,38 @@ class IPFSFileSystem(AsyncFileSystem):
                         if linked is None:
                             self.statistics["blocks_dropped"] += 1
                             continue
-                        verify_block(section_cid, block, source=source)
+                        has_links = linked.codec.code == DAG_PB and pbnode_has_links(block)  # never False for garbage
+                        deferred = defer and not has_links
+                        if deferred:
+                            unverified.append((linked, block))
+                        else:
+                            verify_block(section_cid, block, source=source)
                         arrived.add(key)
                         kept_bytes += len(block)
                         got_root = got_root or key == root_key
                         if fetched is not None:
                             fetched[key] = block
-                        has_links = linked.codec.code == DAG_PB and pbnode_has_links(block)
-                        if fetched is None or has_links:
+                        if not deferred and (fetched is None or has_links):
                             # a file read takes its leaves from `fetched`: keeping them in the
                             # memory LRU too would only double the memory a large chunk needs
                             self._memory.put(key, block)
-                        if self._arrivals:
+                        if self._arrivals and not deferred:
                             self._arrived(key)
                         kept.append((linked, block))
                         pending += len(block)
                         if pending >= WRITE_BATCH_BYTES:  # bounded memory for whole-DAG streams
                             batch, kept[:] = list(kept), []
+                            checks, unverified[:] = list(unverified), []
                             stored += len(batch)
                             pending = 0
                             # the disk works while the network does: one batch written in the
                             # background, at most (memory stays at two batches)
-                            if writing is not None:
-                                all_written = await writing and all_written
-                            writing = asyncio.ensure_future(asyncio.to_thread(self._write_blocks, batch))
+                            # (deferred hashing: two batches in the worker threads, as each one
+                            # then costs the thread more than its arrival costs the loop)
+                            while len(writing) >= (2 if defer else 1):
+                                all_written = await writing.popleft() and all_written
+                            writing.append(asyncio.ensure_future(
+                                asyncio.to_thread(self._store_batch, batch, checks, source)))
                         if has_links:
                             node, _ = self.reader.node(linked)
                             for link in node.links:
@@ -496,10 +524,11 @@ class IPFSFileSystem(AsyncFileSystem):
                 stored += len(kept)
                 self.statistics["blocks_received"] += stored
                 self.statistics["bytes_received"] += received
-                if writing is not None:
-                    all_written = await writing and all_written
+                while writing:
+                    all_written = await writing.popleft() and all_written
                 if kept:
-                    all_written = await asyncio.to_thread(self._write_blocks, kept) and all_written
+                    all_written = await asyncio.to_thread(self._store_batch, kept, unverified, source) \
+                        and all_written
             return stored, kept_bytes, got_root and not expected and all_written
 
         self.statistics["requests"] += 1
@@ -620,7 +649,7 @@ class IPFSFileSystem(AsyncFileSystem):
             # on a store of many small variables), and the directory block is sent at most
             # once per read in flight.
             if missing != root:
-                if await self._wait_for_directory(cid, missing):
+                if await self._wait_for_directory(root, parts[:len(parts) - len(rest)], missing):
                     continue  # the directory arrived in a stream already under way
                 await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
                 cars += 1
@@ -642,16 +671,17 @@ class IPFSFileSystem(AsyncFileSystem):
             cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
-    async def _wait_for_directory(self, directory: CID, missing: CID) -> bool:
-        """Wait for block ``missing`` of ``directory`` if a stream of that directory is under way.
+    async def _wait_for_directory(self, root: CID, parts: list[str], missing: CID) -> bool:
+        """Wait for block ``missing`` of directory ``root/parts`` if a stream that brings it is under way.
 
-        Returns False at once when none is (the caller fetches); True after the block
-        arrived or the stream ended (the caller looks again, and fetches if it is still
-        missing).
+        That is a stream of the directory itself or of one of its ancestors (a read-ahead
+        streams whole variables, nested chunk directories included). Returns False at once
+        when none is (the caller fetches); True after the block arrived or the stream ended
+        (the caller looks again, and fetches if it is still missing).
         """
         loop_key = id(asyncio.get_running_loop())
-        stream = self._streams.get((loop_key, bytes(directory)))
-        if stream is None or stream.done():
+        stream = self._covering_stream(loop_key, root, parts)
+        if stream is None:
             return False
         arrival_key = (loop_key, bytes(missing.digest))
         arrival = self._arrival(*arrival_key)
@@ -895,7 +925,8 @@ class IPFSFileSystem(AsyncFileSystem):
         if not isinstance(cid, CID):
             cid = self._parse(cid)[0]
         if not self.cache.is_complete(cid):
-            _, nbytes, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress)
+            _, nbytes, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress,
+                                                        defer_leaves=True)
             if complete:  # every block reachable from cid arrived and is stored: no second walk
                 self.cache.mark_complete(cid)
                 return nbytes
