@@ -390,7 +390,7 @@ def test_absent_probes_alone_at_a_cold_root_settle_with_one_root_block(tmp_path)
         assert len(raw) == 1 and gw.count() == 4, [r.path for r in gw.requests]
 
 
-def _dataset(tmp_path, variables=10, files=6, size=5000, separator="."):
+def _dataset(tmp_path, variables=10, files=6, size=20000, separator="."):
     """A store shaped like a sounding dataset: many variables of a few chunks each, metadata at its root.
 
     ``separator="/"`` nests the chunks as zarr's ``dimension_separator: "/"`` does (``var0/3/0``).
@@ -474,7 +474,7 @@ def test_a_dataset_over_the_prefetch_limit_is_read_file_by_file(tmp_path, monkey
     from eurec4a.ipfs import filesystem
 
     root, blocks, expected = _dataset(tmp_path)
-    monkeypatch.setattr(filesystem, "READ_AHEAD_MAX_BYTES", 20_000)  # the store has ~300 kB
+    monkeypatch.setattr(filesystem, "READ_AHEAD_MAX_BYTES", 100_000)  # the store has ~1.2 MB
     with TrustlessGateway(blocks) as gw:
         fs = _fs([gw.url], tmp_path)
         assert _load_like_dask(fs, root, list(expected)) == expected

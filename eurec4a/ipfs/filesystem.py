@@ -352,6 +352,8 @@ class IPFSFileSystem(AsyncFileSystem):
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
         self._root_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, root CID)
+        # (loop, root CID, name below it) -> reads fetching a path through that entry now
+        self._fetching_below: collections.Counter = collections.Counter()
         self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
         # (loop, multihash) -> future done when that block arrives in any answer: readers
         # waiting for a whole-directory stream sleep until their block is there
@@ -651,7 +653,15 @@ class IPFSFileSystem(AsyncFileSystem):
             if missing != root:
                 if await self._wait_for_directory(root, parts[:len(parts) - len(rest)], missing):
                     continue  # the directory arrived in a stream already under way
-                await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
+                # a read ahead leaves alone what a read is already fetching (no block twice)
+                below = (id(asyncio.get_running_loop()), bytes(root), parts[0])
+                self._fetching_below[below] += 1
+                try:
+                    await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
+                finally:
+                    self._fetching_below[below] -= 1
+                    if not self._fetching_below[below]:
+                        del self._fetching_below[below]
                 cars += 1
                 continue
             flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
@@ -892,10 +902,12 @@ class IPFSFileSystem(AsyncFileSystem):
         if any(size is None for _, _, size in links) or sum(size for _, _, size in links) > READ_AHEAD_MAX_BYTES:
             return
         budget = _ByteBudget(READ_AHEAD_BYTES)
-        for _, child, size in links:
+        for name, child, size in links:
             child_key = (loop_key, bytes(child))
-            # a child whose block is here was read already (its readers go on as they are)
-            if child_key in self._streams or self._has_block(child) or self.cache.is_complete(child):
+            # a child whose block is here was read already, one a read is fetching a path
+            # through is being read (their readers go on as they are)
+            if child_key in self._streams or (loop_key, bytes(root), name) in self._fetching_below \
+                    or self._has_block(child) or self.cache.is_complete(child):
                 continue
             self._streams[child_key] = asyncio.ensure_future(
                 self._stream_directory(child, size, budget.share(min(size, 2 * WRITE_BATCH_BYTES))))
