@@ -48,7 +48,7 @@ from eurec4a.catalog.urls import (
     url_protocols,
 )
 from eurec4a import settings
-from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError
+from eurec4a.errors import CatalogError, CatalogNotFoundError, Eurec4aError, GatewayError
 
 __all__ = [
     "XarraySource",
@@ -532,10 +532,130 @@ class ZarrSource(XarraySource):
         if protos == ["file"] and "://" not in str(self.urlpath):
             return xr.open_zarr(self.urlpath, **kw)
         opts = _chained_options(self.urlpath, self.fs_options())
+        if protos == ["ipfs"]:
+            _prefetch_store_opening(str(self.urlpath), opts)
         if opts and not (len(protos) == 1 and protos[0] in LOCAL_PROTOCOLS):
             kw["storage_options"] = opts
         # zarr >= 3.2 refuses storage options (even empty ones) for local paths and file:// URLs
         return xr.open_zarr(self.urlpath, **kw)
+
+
+#: Most files :func:`_prefetch_store_opening` fetches at once (metadata files, then chunks of
+#: dimension coordinates) before xarray opens a zarr store on IPFS.
+PREFETCH_OPENING_FILES = 256
+#: The files zarr reads first when it opens a store, whichever format it has.
+_STORE_METADATA = (".zmetadata", "zarr.json", ".zgroup", ".zattrs")
+
+
+def _opening_keys(meta: Any) -> list[str]:
+    """Keys of the chunks xarray reads when it opens a store, from its consolidated metadata.
+
+    ``meta`` is a decoded ``.zmetadata`` (zarr v2) or ``zarr.json`` (zarr v3 with
+    ``consolidated_metadata``). xarray loads the 1-D dimension coordinates whole (to
+    build its indexes) and reads the first and last values of 1-D variables in CF time
+    units (``... since ...``, such as a sounding's ``launch_time``) to choose how to decode
+    them. Anything unexpected gives no keys.
+
+    Examples
+    --------
+    >>> _opening_keys({"zarr_consolidated_format": 1, "metadata": {
+    ...     "time/.zarray": {"shape": [5], "chunks": [2]},
+    ...     "time/.zattrs": {"_ARRAY_DIMENSIONS": ["time"]},
+    ...     "launch_time/.zarray": {"shape": [5], "chunks": [1]},
+    ...     "launch_time/.zattrs": {"_ARRAY_DIMENSIONS": ["time"], "units": "seconds since 2020-01-01"},
+    ...     "ta/.zarray": {"shape": [5, 3], "chunks": [5, 3]},
+    ...     "ta/.zattrs": {"_ARRAY_DIMENSIONS": ["time", "alt"]}}})
+    ['time/0', 'time/1', 'time/2', 'launch_time/0', 'launch_time/4']
+    """
+    def count(shape: Any, chunks: Any) -> int:
+        if not (isinstance(shape, list) and isinstance(chunks, list) and len(shape) == len(chunks) == 1):
+            return 0
+        n, c = shape[0], chunks[0]
+        return -(-n // c) if isinstance(n, int) and isinstance(c, int) and n > 0 and c > 0 else 0
+
+    def wanted(name: str, dims: Any, attrs: Any, n: int) -> list[int]:
+        """Which chunks of a 1-D array of ``n`` chunks xarray reads at open."""
+        if not n or not isinstance(dims, list) or len(dims) != 1:
+            return []
+        if dims == [name.rsplit("/", 1)[-1]]:
+            return list(range(n))
+        units = attrs.get("units") if isinstance(attrs, dict) else None
+        return sorted({0, n - 1}) if isinstance(units, str) and " since " in units else []
+
+    keys: list[str] = []
+    if not isinstance(meta, dict):
+        return keys
+    if meta.get("zarr_consolidated_format") == 1 and isinstance(meta.get("metadata"), dict):
+        md = meta["metadata"]
+        for key, attrs in md.items():
+            if not key.endswith("/.zattrs") or not isinstance(attrs, dict):
+                continue
+            name = key[: -len("/.zattrs")]
+            array = md.get(f"{name}/.zarray")
+            if isinstance(array, dict):
+                n = count(array.get("shape"), array.get("chunks"))
+                keys += [f"{name}/{i}" for i in wanted(name, attrs.get("_ARRAY_DIMENSIONS"), attrs, n)]
+        return keys
+    md = (meta.get("consolidated_metadata") or {}).get("metadata") if meta.get("zarr_format") == 3 else None
+    for name, array in (md or {}).items() if isinstance(md, dict) else ():
+        if not isinstance(array, dict) or array.get("node_type") != "array":
+            continue
+        grid = array.get("chunk_grid") or {}
+        encoding = array.get("chunk_key_encoding") or {"name": "default"}
+        if grid.get("name") != "regular" or encoding.get("name") not in ("default", "v2"):
+            continue
+        n = count(array.get("shape"), (grid.get("configuration") or {}).get("chunk_shape"))
+        chunks = wanted(name, array.get("dimension_names"), array.get("attributes"), n)
+        if encoding["name"] == "default":
+            sep = (encoding.get("configuration") or {}).get("separator", "/")
+            keys += [f"{name}/c{sep}{i}" for i in chunks]
+        else:
+            keys += [f"{name}/{i}" for i in chunks]
+    return keys
+
+
+def _prefetch_store_opening(url: str, options: dict[str, Any]) -> None:
+    """Fetch what xarray reads to open the zarr store at ``ipfs://...`` ``url``, in two round trips.
+
+    xarray (through zarr) asks for a store's metadata, then loads its dimension
+    coordinates one after the other: against a gateway that is one round trip per
+    coordinate (a sounding dataset: five in all). Asked for together first (the metadata
+    files at once, then every chunk of every dimension coordinate at once), the answers
+    are verified and cached like any read, and xarray's own reads then find them locally.
+    A gateway failure is raised as it is (a read would meet it too, and the gateways it
+    concerns are then resting); anything else that fails here is left to xarray's own
+    reads to report.
+    """
+    import asyncio
+
+    from fsspec.asyn import sync
+
+    try:
+        fs = fsspec.filesystem("ipfs", **options)
+        base = url.rstrip("/")
+
+        async def cat_all(paths: list[str]) -> list[Any]:
+            answers = await asyncio.gather(*(fs._cat_file(p) for p in paths), return_exceptions=True)
+            for answer in answers:
+                if isinstance(answer, GatewayError):  # what xarray's own read would have met
+                    raise answer
+            return answers
+
+        # _cat_file, not cat: cat would treat "?", "*" and "[" in names as glob patterns
+        answers = sync(fs.loop, cat_all, [f"{base}/{name}" for name in _STORE_METADATA])
+        keys: list[str] = []
+        for answer in answers[:2]:
+            if isinstance(answer, bytes):
+                try:
+                    keys += _opening_keys(json.loads(answer))
+                except ValueError:
+                    pass
+        if keys:
+            sync(fs.loop, cat_all, [f"{base}/{key}" for key in keys[:PREFETCH_OPENING_FILES]])
+    except GatewayError:
+        raise  # no gateway delivers (or one tampers): the same error a read would give, with its story
+    except Exception as exc:  # noqa: BLE001 - xarray's own reads say what is wrong
+        logger.debug("prefetching the opening of %s failed: %r", url, exc)
 
 
 class JSONSource(_CatalogSourceMixin, DataSource):

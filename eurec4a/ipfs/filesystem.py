@@ -629,12 +629,17 @@ class IPFSFileSystem(AsyncFileSystem):
             cid, tsize = link.cid, link.tsize
         return cid, [], tsize, None
 
-    async def _target(self, path: Any, params: dict[str, str]) -> tuple[CID, int | None]:
-        """The CID (and announced size) at ``path``; cold, one CAR with ``params`` brings path and target."""
+    async def _target(self, path: Any, params: dict[str, str], *, count_cold: bool = False) -> tuple[CID, int | None]:
+        """The CID (and announced size) at ``path``; cold, one CAR with ``params`` brings path and target.
+
+        ``count_cold``: ``path`` is a file being read; a fetch below the root counts it as
+        a cold read (the full-read detection of :meth:`_wait_for_stream`).
+        """
         root, parts, key = self._parse(path)
         hit = self._resolved.get(key)
         if hit is not None:
             return hit
+        counted = False
         cars = 0  # CAR requests made for this path: one at the root, one more below it at most
         for _ in range(MAX_SINGLE_BLOCK_FETCHES):
             cid, rest, tsize, missing = self._walk_local(root, parts)
@@ -657,6 +662,9 @@ class IPFSFileSystem(AsyncFileSystem):
                 below = (id(asyncio.get_running_loop()), bytes(root), parts[0])
                 self._fetching_below[below] += 1
                 try:
+                    if count_cold and not counted:
+                        counted = True  # a cold file read, counted as it starts (see _wait_for_stream)
+                        self._note_cold_read(path)
                     await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
                 finally:
                     self._fetching_below[below] -= 1
@@ -671,13 +679,17 @@ class IPFSFileSystem(AsyncFileSystem):
                 continue
             flight = asyncio.get_running_loop().create_future()
             flights.add(flight)
+            failure: GatewayError | None = None
             try:
                 await self._fetch_towards(root, cid, rest, tsize, missing, params, cars, flight_key, flight)
+            except GatewayError as exc:
+                failure = exc
+                raise
             finally:
                 flights.discard(flight)
                 if not flights and self._resolving.get(flight_key) is flights:
                     del self._resolving[flight_key]
-                flight.set_result(None)
+                flight.set_result(failure)  # a sibling probe waiting for the root block learns why
             cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
 
@@ -737,7 +749,18 @@ class IPFSFileSystem(AsyncFileSystem):
                 # (this request no longer brings it: two absent probes must not wait for each other)
                 flights = self._resolving.get(flight_key, set()) if flight_key else set()
                 flights.discard(flight)
-                if not (flights and await self._await_root(flight_key, set(flights))) and not self._has_block(root):
+                siblings = set(flights)
+                waiting = set(siblings)
+                while waiting and not self._has_block(root):
+                    if await self._await_root(flight_key, waiting):
+                        break
+                    waiting = {f for f in waiting if not f.done()}
+                if not self._has_block(root):
+                    # the siblings failed: their gateways failed them, not the path (asking
+                    # again would only spend another deadline on the same gateways)
+                    failures = [f.result() for f in siblings if f.done() and f.result() is not None]
+                    if failures:
+                        raise failures[0]
                     await self._fetch_raw(root, not_found="definitive")
             # below verified data a 404 may only mean "lacks blocks": go on block by block
         except GatewayError as exc:
@@ -791,9 +814,7 @@ class IPFSFileSystem(AsyncFileSystem):
             params["entity-bytes"] = f"{lo}:{'*' if end is None else end - 1}"
         token = _FETCHED.set({})  # before resolving: a first read by path brings the file's blocks too
         try:
-            cid, tsize = await self._target(path, params)
-            if _FETCHED.get():  # resolving the path fetched blocks (with the file, as a rule): a cold read
-                self._note_cold_read(path)
+            cid, tsize = await self._target(path, params, count_cold=True)
             policy = self._not_found_policy(path)
 
             async def fetch_file(missing: _Missing) -> None:
@@ -812,7 +833,8 @@ class IPFSFileSystem(AsyncFileSystem):
     async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
         """Detect full reads and let a cold file read wait for a stream that brings its blocks.
 
-        Two patterns, both counted in cold file reads (reads that must fetch):
+        Two patterns, both counted in cold file reads (reads that must fetch, counted as
+        they start):
 
         * a directory read whole: the :data:`PREFETCH_TRIGGER`-th cold read in one
           directory (a zarr variable being loaded) starts one ``dag-scope=all`` stream of
