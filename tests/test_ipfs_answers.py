@@ -390,6 +390,29 @@ def test_absent_probes_alone_at_a_cold_root_settle_with_one_root_block(tmp_path)
         assert len(raw) == 1 and gw.count() == 4, [r.path for r in gw.requests]
 
 
+def test_an_absent_probe_ends_with_its_failing_siblings_error(tmp_path):
+    """Siblings that fail on their gateways end the absent name's wait: no second round of requests."""
+    import asyncio
+
+    def answer(path):
+        if "zarr.json" in path:
+            return 404, {}, [b"not found"]
+        return 503, {}, [b"busy"]
+
+    root = "bafybeib7jya4wtalpvfjoohqvjcdgbfczgqqku2mz2pnezujazl6pqqymu"
+    with Scripted(answer) as gw:
+        fs = _fs([gw.url], tmp_path, deadline=5, timeout=2)
+
+        async def probes():
+            names = ["zarr.json", ".zgroup", ".zattrs", ".zmetadata", "var/0", "var/1"]
+            return await asyncio.gather(*(fs._cat_file(f"{root}/{n}") for n in names), return_exceptions=True)
+
+        got = asyncio.run_coroutine_threadsafe(probes(), fs.loop).result(60)
+        assert all(isinstance(g, GatewayError) for g in got), got
+        # the root block was never asked for alone: the siblings' failure was the answer
+        assert not [p for p in gw.paths if "format=raw" in p], gw.paths
+
+
 def _dataset(tmp_path, variables=10, files=6, size=20000, separator="."):
     """A store shaped like a sounding dataset: many variables of a few chunks each, metadata at its root.
 

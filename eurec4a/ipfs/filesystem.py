@@ -249,6 +249,17 @@ class _ByteBudget:
                 self._changed.notify_all()
 
 
+def _raise_first_failure(flights: set[asyncio.Future]) -> None:
+    """Raise the gateway failure one of ``flights`` (ended root-path requests) met, if any.
+
+    Their gateways failed them, not the path: asking again would only spend another
+    deadline on the same gateways.
+    """
+    for flight in flights:
+        if flight.done() and flight.result() is not None:
+            raise flight.result()
+
+
 def _close_session(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
     """Close an ``aiohttp`` session from any thread, at garbage collection or exit."""
     if session.closed:
@@ -650,8 +661,8 @@ class IPFSFileSystem(AsyncFileSystem):
             # (zarr.json, .zgroup, .zattrs, .zmetadata), absent names among them. Up to
             # ROOT_PATH_REQUESTS of them ask by path at once, so the probes take one round
             # trip; further ones wait for the root block and then resolve locally (an absent
-            # name needs no request at all; if the requests in flight fail, the next one asks
-            # on its own). Below the root, concurrent first reads of a directory each ask by
+            # name needs no request at all; if the requests in flight fail on their gateways,
+            # the waiters end with that failure). Below the root, concurrent first reads of a directory each ask by
             # path: waiting would cost every one of them a round trip (measured: 1.4x slower
             # on a store of many small variables), and the directory block is sent at most
             # once per read in flight.
@@ -675,7 +686,9 @@ class IPFSFileSystem(AsyncFileSystem):
             flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
             flights = self._resolving.setdefault(flight_key, set())
             if len(flights) >= ROOT_PATH_REQUESTS:
-                await self._await_root(flight_key, flights)
+                waited = set(flights)
+                if not await self._await_root(flight_key, waited) and not self._has_block(root):
+                    _raise_first_failure(waited)
                 continue
             flight = asyncio.get_running_loop().create_future()
             flights.add(flight)
@@ -756,11 +769,7 @@ class IPFSFileSystem(AsyncFileSystem):
                         break
                     waiting = {f for f in waiting if not f.done()}
                 if not self._has_block(root):
-                    # the siblings failed: their gateways failed them, not the path (asking
-                    # again would only spend another deadline on the same gateways)
-                    failures = [f.result() for f in siblings if f.done() and f.result() is not None]
-                    if failures:
-                        raise failures[0]
+                    _raise_first_failure(siblings)
                     await self._fetch_raw(root, not_found="definitive")
             # below verified data a 404 may only mean "lacks blocks": go on block by block
         except GatewayError as exc:
