@@ -372,7 +372,7 @@ def test_a_failing_stream_still_yields_every_file(tmp_path):
 
 
 def test_absent_probes_alone_at_a_cold_root_settle_with_one_root_block(tmp_path):
-    """Two absent names asked at once below a cold root: neither waits for the other forever."""
+    """Only absent names asked at once below a cold root: none waits for the others forever."""
     import asyncio
 
     root, blocks = _content(tmp_path)
