@@ -687,7 +687,7 @@ class IPFSFileSystem(AsyncFileSystem):
             flights = self._resolving.setdefault(flight_key, set())
             if len(flights) >= ROOT_PATH_REQUESTS:
                 waited = set(flights)
-                if not await self._await_root(flight_key, waited) and not self._has_block(root):
+                if not await self._await_block(flight_key, waited) and not self._has_block(root):
                     _raise_first_failure(waited)
                 continue
             flight = asyncio.get_running_loop().create_future()
@@ -718,25 +718,21 @@ class IPFSFileSystem(AsyncFileSystem):
         stream = self._covering_stream(loop_key, root, parts)
         if stream is None:
             return False
-        arrival_key = (loop_key, bytes(missing.digest))
-        arrival = self._arrival(*arrival_key)
-        await asyncio.wait({stream, arrival}, return_when=asyncio.FIRST_COMPLETED)
-        if not arrival.done():
-            self._arrivals.pop(arrival_key, None)
+        await self._await_block((loop_key, bytes(missing.digest)), {stream})
         return True
 
-    async def _await_root(self, flight_key: tuple[int, bytes], flights: set[asyncio.Future]) -> bool:
-        """Wait until the root block of ``flight_key`` arrives or the requests in ``flights`` end.
+    async def _await_block(self, key: tuple[int, bytes], others: set[asyncio.Future]) -> bool:
+        """Wait until the block ``key`` (loop, multihash) arrives or one of ``others`` ends.
 
-        The block comes first in every answer asking by a path below it (parents before
-        children): waiters go on as soon as it is here, not when a whole file is. Returns
-        True when it arrived.
+        Returns True when the block arrived. Waiters of a stream or of a sibling's answer go
+        on as soon as their block is here (blocks come parents first), not when the whole
+        answer is; with nothing in ``others`` there is nothing to wait for.
         """
-        arrival = self._arrival(*flight_key)
-        if flights:
-            await asyncio.wait({arrival, *flights}, return_when=asyncio.FIRST_COMPLETED)
+        arrival = self._arrival(*key)
+        if others:
+            await asyncio.wait({arrival, *others}, return_when=asyncio.FIRST_COMPLETED)
         if not arrival.done():
-            self._arrivals.pop(flight_key, None)
+            self._arrivals.pop(key, None)
             return False
         return True
 
@@ -765,7 +761,7 @@ class IPFSFileSystem(AsyncFileSystem):
                 siblings = set(flights)
                 waiting = set(siblings)
                 while waiting and not self._has_block(root):
-                    if await self._await_root(flight_key, waiting):
+                    if await self._await_block(flight_key, waiting):
                         break
                     waiting = {f for f in waiting if not f.done()}
                 if not self._has_block(root):
@@ -886,13 +882,10 @@ class IPFSFileSystem(AsyncFileSystem):
             except _Missing as missing:
                 if stream.done():
                     return False
-                arrival_key = (loop_key, bytes(missing.cid.digest))
-                arrival = self._arrival(*arrival_key)
+                block = (loop_key, bytes(missing.cid.digest))
             # sleep until this block arrives or the stream ends (no polling: thousands of
             # chunk reads may be waiting at once)
-            await asyncio.wait({stream, arrival}, return_when=asyncio.FIRST_COMPLETED)
-            if stream.done() and not arrival.done():
-                self._arrivals.pop(arrival_key, None)
+            await self._await_block(block, {stream})
 
     def _covering_stream(self, loop_key: int, root: CID, parts: list[str]) -> asyncio.Future | None:
         """The stream under way of the directory ``root/parts`` or of one of its ancestors, if any."""
