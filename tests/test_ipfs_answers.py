@@ -319,9 +319,11 @@ def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
 
     root_dir = tmp_path / "store" / "var"
     root_dir.mkdir(parents=True)
-    count = 8 * filesystem.PREFETCH_TRIGGER
+    # large enough that the files read before the stream are under STREAM_RESEND_FRACTION of it
+    count = 40 * filesystem.PREFETCH_TRIGGER
+    assert (filesystem.PREFETCH_TRIGGER - 1) / count < filesystem.STREAM_RESEND_FRACTION
     for i in range(count):
-        (root_dir / f"0.{i}").write_bytes(i.to_bytes(2, "big") * 8192)
+        (root_dir / f"0.{i}").write_bytes(i.to_bytes(2, "big") * 2048)
     store = MemoryBlockStore()
     root = str(import_directory(tmp_path / "store", store, "unixfs-v1-2025"))
     with TrustlessGateway(dict(store.blocks)) as gw:
@@ -334,7 +336,7 @@ def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
             return await asyncio.gather(*(fs._cat_file(f"{root}/var/0.{i}") for i in range(count)))
 
         everything = fs.loop and asyncio.run_coroutine_threadsafe(load_all(), fs.loop).result(60)
-        assert everything == [i.to_bytes(2, "big") * 8192 for i in range(count)]
+        assert everything == [i.to_bytes(2, "big") * 2048 for i in range(count)]
         assert all(partial[f"{root}/var/0.{i}"] == everything[i] for i in range(trigger - 1))
         # concurrent cold reads each fetch on their own until the directory has seen `trigger`
         # of them once it is verified; everything after that came in one stream
@@ -351,6 +353,49 @@ def test_a_full_read_of_a_directory_becomes_one_stream(tmp_path):
         fresh = _fs([gw.url], tmp_path)  # every block is in the shared cache now
         assert fresh.cat_file(f"{root}/var/0.{count - 1}") == everything[-1]
         assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+
+
+@pytest.mark.parametrize("size", [60_000, 600_000], ids=["one-block files", "files of several blocks"])
+def test_a_directory_read_further_than_a_stream_allows_is_fetched_ahead_file_by_file(tmp_path, size):
+    """A variable of a few dozen chunks read whole: the files not read yet come once each, ahead.
+
+    At the trigger a third of the directory is here or being read; a ``dag-scope=all``
+    stream would send all of that again (1.3x the data on the wire).
+    """
+    from eurec4a.ipfs import filesystem
+
+    count = 3 * filesystem.PREFETCH_TRIGGER
+    root, blocks, expected = _dataset(tmp_path, variables=1, files=count, size=size)
+    names = sorted(expected, key=lambda n: int(n.split("/")[1].split(".")[0]))  # dask's order: 0.0, 1.0, ...
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, names) == expected
+        assert not [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        # every file was asked for once: by its read, or ahead of it (plus the root and the
+        # variable's directory, which came with the first reads)
+        files_asked = [r.path for r in gw.requests if r.path.split("?")[0].count("/") == 2]
+        assert len(files_asked) == len(set(files_asked)) >= count - filesystem.PREFETCH_TRIGGER
+        data = sum(len(v) for v in expected.values())
+        assert fs.statistics["blocks_dropped"] == 0
+        assert fs.statistics["bytes_received"] <= 1.05 * data, (fs.statistics, data)
+        before = gw.count()
+        assert _load_like_dask(_fs([gw.url], tmp_path), root, names) == expected
+        assert gw.count() == before  # all of it is in the cache
+
+
+def test_reads_ahead_of_files_end_with_the_reads(tmp_path):
+    """A read that finds its file being fetched ahead takes those blocks; a failing gateway costs no file."""
+    from eurec4a.ipfs import filesystem
+
+    count = 3 * filesystem.PREFETCH_TRIGGER
+    root, blocks, expected = _dataset(tmp_path, variables=1, files=count, size=30_000)
+    names = sorted(expected, key=lambda n: int(n.split("/")[1].split(".")[0]))
+    with TrustlessGateway(blocks) as gw:
+        gw.faults.seed = 5
+        gw.faults.failure_rate = 0.3
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, names, threads=4) == expected
+        assert not fs._ahead and not fs._reading  # nothing is left under way
 
 
 def test_a_failing_stream_still_yields_every_file(tmp_path):

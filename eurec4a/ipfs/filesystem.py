@@ -18,7 +18,9 @@ through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
 * **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read in one
   directory (a zarr variable loaded whole) streams the rest of the directory in one
   CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
-  for their blocks in it. A dataset of many small variables (at most
+  for their blocks in it. A stream cannot leave out what was read already, so a
+  directory read further than :data:`STREAM_RESEND_FRACTION` has its other files
+  fetched ahead by their own CIDs instead. A dataset of many small variables (at most
   :data:`READ_AHEAD_MAX_BYTES`) is read ahead the same way: the
   :data:`PREFETCH_TRIGGER`-th cold read below its root streams every directory below
   the root that nobody has read yet, a few at a time.
@@ -58,6 +60,7 @@ import collections
 import contextlib
 import contextvars
 import logging
+import re
 import threading
 import weakref
 from typing import Any, Callable
@@ -101,6 +104,15 @@ PREFETCH_TRIGGER = 16
 #: Largest directory (bytes, as its verified parent announces) streamed whole that way:
 #: a partial read of a bigger variable never downloads all of it.
 PREFETCH_MAX_BYTES = 256 * 1024 * 1024
+#: Largest share of a directory (bytes) that may be here already, or being fetched by its
+#: readers, for it to be streamed whole after :data:`PREFETCH_TRIGGER` cold reads: a
+#: ``dag-scope=all`` stream cannot leave anything out, so it would send those bytes again.
+#: A directory read further than this has its remaining files fetched ahead one by one
+#: instead (at most :data:`READ_AHEAD_FILES` at once), each by its own CID.
+STREAM_RESEND_FRACTION = 0.05
+#: Files of one directory fetched ahead at once (see :data:`STREAM_RESEND_FRACTION`), besides
+#: the reads zarr and dask make themselves.
+READ_AHEAD_FILES = 16
 #: Concurrent first reads below one root CID whose block is missing that each ask by path
 #: (every such answer carries the root block); further ones wait for the root block to
 #: arrive. zarr opens a store with up to four concurrent probes (``zarr.json``,
@@ -249,6 +261,11 @@ class _ByteBudget:
                 self._changed.notify_all()
 
 
+def _natural_key(name: str) -> list[tuple[int, Any]]:
+    """Sort key putting numbered names in number order (``2.0`` before ``10.0``; zarr chunk keys)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[._/-]", name)]
+
+
 def _raise_first_failure(flights: set[asyncio.Future]) -> None:
     """Raise the gateway failure one of ``flights`` (ended root-path requests) met, if any.
 
@@ -366,6 +383,12 @@ class IPFSFileSystem(AsyncFileSystem):
         # (loop, root CID, name below it) -> reads fetching a path through that entry now
         self._fetching_below: collections.Counter = collections.Counter()
         self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
+        # (loop, directory CID) -> the task fetching its unread files ahead, one by one
+        self._reading_ahead: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, file CID) -> the fetch ahead of that file (its verified blocks, or None)
+        self._ahead: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, file CID) -> reads fetching that file themselves now (a read ahead skips it)
+        self._reading: collections.Counter = collections.Counter()
         # (loop, multihash) -> future done when that block arrives in any answer: readers
         # waiting for a whole-directory stream sleep until their block is there
         self._arrivals: dict[tuple[int, bytes], asyncio.Future] = {}
@@ -428,8 +451,10 @@ class IPFSFileSystem(AsyncFileSystem):
                 body += chunk
                 if len(body) > MAX_BLOCK_SIZE:
                     raise AnswerTooLarge(f"gateway {gateway} sent more than {MAX_BLOCK_SIZE} bytes for one block")
+            self.statistics["bytes_received"] += len(body)
             data = bytes(body)
             verify_block(cid, data, source=f"gateway {gateway}")
+            self.statistics["blocks_received"] += 1
             return data
 
         self.statistics["requests"] += 1
@@ -448,12 +473,15 @@ class IPFSFileSystem(AsyncFileSystem):
                          progress: Callable[[int], Any] | None = None, defer_leaves: bool = False) -> int:
         """Fetch ``/ipfs/<cid>/<parts>`` as a CAR; verify and store the blocks reachable from ``cid``.
 
-        ``defer_leaves`` (whole-DAG fetches nobody reads from while they run, such as
-        ``pull``): blocks without links are hashed in the worker thread that stores their
-        batch, beside the event loop parsing the next one, instead of on arrival; nothing
-        uses them before (they enter neither the memory cache nor a read), and a block
-        that does not match its CID fails the answer all the same. Blocks with links are
-        always verified on arrival, before their links are followed.
+        Blocks without links (the file bytes) are hashed in the worker thread that stores
+        their batch, beside the event loop parsing the next answer or section, instead of
+        on arrival: for whole-DAG fetches (``defer_leaves``, such as ``pull``), whose
+        leaves nobody reads while they run, and for file reads, which take their blocks
+        only once this answer is over. Until its batch is verified a deferred block enters
+        neither the memory cache nor a read, nobody waiting for it is woken, and a block
+        that does not match its CID fails the answer all the same (inside it, so the
+        gateway pool fails over).
+        Blocks with links are always verified on arrival, before their links are followed.
 
         Only blocks the answer had to contain are kept: ``cid`` itself, then the links of
         every kept dag-pb block (CAR order is depth-first, parents first). Anything else
@@ -477,8 +505,26 @@ class IPFSFileSystem(AsyncFileSystem):
             all_written = True
             writing: collections.deque[asyncio.Future] = collections.deque()  # batches being stored
             fetched = _FETCHED.get()  # the file read this answer is for, if any
-            defer = defer_leaves and fetched is None
+            defer = defer_leaves or fetched is not None
             unverified: list[tuple[CID, bytes]] = []  # deferred blocks of the batch being gathered
+            checked: collections.deque[list] = collections.deque()  # deferred blocks of each batch in `writing`
+
+            def release(blocks: list[tuple[CID, bytes]]) -> None:
+                # deferred blocks just verified: now the file read may take them, and whoever
+                # waits for them may go on (nothing unverified ever enters `fetched`)
+                for block_cid, block in blocks:
+                    key = bytes(block_cid.digest)
+                    if fetched is not None:
+                        fetched[key] = block
+                    if self._arrivals:
+                        self._arrived(key)
+
+            async def settle() -> bool:
+                job, blocks = writing.popleft(), checked.popleft()
+                written = await job  # raises when a deferred block does not match its CID
+                release(blocks)
+                return written
+
             try:
                 async for chunk in response.content.iter_any():
                     received += len(chunk)
@@ -501,7 +547,7 @@ class IPFSFileSystem(AsyncFileSystem):
                         arrived.add(key)
                         kept_bytes += len(block)
                         got_root = got_root or key == root_key
-                        if fetched is not None:
+                        if fetched is not None and not deferred:
                             fetched[key] = block
                         if not deferred and (fetched is None or has_links):
                             # a file read takes its leaves from `fetched`: keeping them in the
@@ -521,9 +567,10 @@ class IPFSFileSystem(AsyncFileSystem):
                             # (deferred hashing: two batches in the worker threads, as each one
                             # then costs the thread more than its arrival costs the loop)
                             while len(writing) >= (2 if defer else 1):
-                                all_written = await writing.popleft() and all_written
+                                all_written = await settle() and all_written
                             writing.append(asyncio.ensure_future(
                                 asyncio.to_thread(self._store_batch, batch, checks, source)))
+                            checked.append(checks)
                         if has_links:
                             node, _ = self.reader.node(linked)
                             for link in node.links:
@@ -538,10 +585,11 @@ class IPFSFileSystem(AsyncFileSystem):
                 self.statistics["blocks_received"] += stored
                 self.statistics["bytes_received"] += received
                 while writing:
-                    all_written = await writing.popleft() and all_written
+                    all_written = await settle() and all_written
                 if kept:
                     all_written = await asyncio.to_thread(self._store_batch, kept, unverified, source) \
                         and all_written
+                    release(unverified)
             return stored, kept_bytes, got_root and not expected and all_written
 
         self.statistics["requests"] += 1
@@ -825,10 +873,23 @@ class IPFSFileSystem(AsyncFileSystem):
             async def fetch_file(missing: _Missing) -> None:
                 if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
                     return
-                if cid.codec.code == RAW:
-                    await self._fetch_raw(cid, not_found=policy)
-                else:  # by the file's own CID: no directory block is sent again
-                    await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
+                file_key = (id(asyncio.get_running_loop()), bytes(cid))
+                ahead = self._ahead.get(file_key)
+                if ahead is not None:  # fetched ahead right now: its verified blocks are this read's
+                    blocks = await asyncio.shield(ahead)
+                    if blocks is not None:
+                        _FETCHED.get().update(blocks)
+                        return
+                self._reading[file_key] += 1
+                try:
+                    if cid.codec.code == RAW:
+                        await self._fetch_raw(cid, not_found=policy)
+                    else:  # by the file's own CID: no directory block is sent again
+                        await self._fetch_car(cid, [], params, max_bytes=_cap(tsize), not_found=policy)
+                finally:
+                    self._reading[file_key] -= 1
+                    if not self._reading[file_key]:
+                        del self._reading[file_key]
 
             threaded = tsize is not None and min(tsize, (end or tsize) - lo) >= THREAD_READ_BYTES
             return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file, threaded=threaded)
@@ -843,7 +904,10 @@ class IPFSFileSystem(AsyncFileSystem):
 
         * a directory read whole: the :data:`PREFETCH_TRIGGER`-th cold read in one
           directory (a zarr variable being loaded) starts one ``dag-scope=all`` stream of
-          that directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`;
+          that directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`
+          and at most :data:`STREAM_RESEND_FRACTION` of it is here or being read already
+          (a stream would send that again); otherwise its other files are fetched ahead by
+          their own CIDs, :data:`READ_AHEAD_FILES` at a time (see :meth:`_read_files_ahead`);
         * a dataset read whole: the :data:`PREFETCH_TRIGGER`-th cold read below one root
           CID (xarray loading a store of many small variables, none of which reaches the
           first trigger) streams each directory right below the root that nobody has read
@@ -866,12 +930,16 @@ class IPFSFileSystem(AsyncFileSystem):
         stream = self._covering_stream(loop_key, root, parts[:-1])
         if stream is None:
             key = (loop_key, bytes(parent))
-            if key not in self._streams:
+            if key not in self._streams and key not in self._reading_ahead:
                 count = self._dir_reads.get(key, 0) + 1
                 self._dir_reads[key] = count
                 if count >= PREFETCH_TRIGGER and tsize is not None and tsize <= PREFETCH_MAX_BYTES \
                         and not self.cache.is_complete(parent):
-                    stream = self._streams[key] = asyncio.ensure_future(self._stream_directory(parent, tsize))
+                    unread = self._unread_files(loop_key, parent, tsize)
+                    if unread is None:
+                        stream = self._streams[key] = asyncio.ensure_future(self._stream_directory(parent, tsize))
+                    else:
+                        self._reading_ahead[key] = asyncio.ensure_future(self._read_files_ahead(loop_key, unread))
             self._note_cold_read(path)
             if stream is None:
                 return False
@@ -886,6 +954,81 @@ class IPFSFileSystem(AsyncFileSystem):
             # sleep until this block arrives or the stream ends (no polling: thousands of
             # chunk reads may be waiting at once)
             await self._await_block(block, {stream})
+
+    def _is_here(self, loop_key: int, cid: CID) -> bool:
+        """Whether the block ``cid`` is stored here or a read is fetching it (a file's root) now.
+
+        Neither reads nor verifies anything: a stat at most (for what a stream may skip).
+        """
+        return (loop_key, bytes(cid)) in self._reading or self._memory.get(bytes(cid.digest)) is not None \
+            or cid in self.cache
+
+    def _unread_files(self, loop_key: int, directory: CID, tsize: int) -> list[tuple[str, CID, int | None]] | None:
+        """The files of ``directory`` to fetch ahead one by one, or ``None`` to stream it whole.
+
+        ``None`` when at most :data:`STREAM_RESEND_FRACTION` of its bytes are here or being
+        read already (a whole-directory stream would send those again); otherwise its
+        entries that are neither, in the order of their names' numbers (zarr chunk keys:
+        ``2.0`` before ``10.0``), the order a full read asks for them.
+        """
+        try:
+            links = self.reader.links(directory)
+        except (_Missing, Eurec4aError):  # a HAMT not fetched whole, or not a directory: stream it
+            return None
+        here = [self._is_here(loop_key, child) for _, child, _ in links]
+        done = sum(size or 0 for (_, _, size), seen in zip(links, here) if seen)
+        if done <= STREAM_RESEND_FRACTION * tsize:
+            return None
+        unread = [link for link, seen in zip(links, here) if not seen]
+        return sorted(unread, key=lambda link: _natural_key(link[0]))
+
+    async def _read_files_ahead(self, loop_key: int, files: list[tuple[str, CID, int | None]]) -> None:
+        """Fetch ``files`` by their own CIDs, :data:`READ_AHEAD_FILES` at once, skipping those read meanwhile.
+
+        A read of a file being fetched here takes its blocks from that fetch; a read of a
+        file not started yet fetches it itself (and this skips it): nobody waits behind
+        the queue, and no file crosses the wire twice. Failures are left to the readers.
+        """
+        slots = asyncio.Semaphore(READ_AHEAD_FILES)
+        budget = _ByteBudget(READ_AHEAD_BYTES)  # large files: their blocks are held until read
+        running: set[asyncio.Future] = set()
+
+        async def fetch(key: tuple[int, bytes], cid: CID, size: int | None) -> dict[bytes, bytes] | None:
+            try:
+                async with budget.share(min(size or 0, READ_AHEAD_BYTES)):
+                    return await self._fetch_file_ahead(cid, size)
+            finally:
+                slots.release()
+                if self._ahead.get(key) is future_of[key]:
+                    del self._ahead[key]  # later reads find the blocks stored
+
+        future_of: dict[tuple[int, bytes], asyncio.Future] = {}
+        for _, child, size in files:
+            await slots.acquire()
+            key = (loop_key, bytes(child))
+            if key in self._ahead or self._is_here(loop_key, child):
+                slots.release()
+                continue
+            future = future_of[key] = self._ahead[key] = asyncio.ensure_future(fetch(key, child, size))
+            running.add(future)
+            future.add_done_callback(running.discard)
+        if running:
+            await asyncio.wait(running)
+
+    async def _fetch_file_ahead(self, cid: CID, size: int | None) -> dict[bytes, bytes] | None:
+        """Fetch (verify, store) the file ``cid``; its blocks by multihash, or ``None`` if that failed."""
+        blocks: dict[bytes, bytes] = {}
+        _FETCHED.set(blocks)  # a task of its own: the blocks go to the read waiting for them
+        try:
+            if cid.codec.code == RAW:
+                await self._fetch_raw(cid, not_found="failover")
+                return blocks
+            _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "entity"}, max_bytes=_cap(size),
+                                                   not_found="failover")
+            return blocks if complete else None
+        except Exception as exc:  # the read of this file fetches it itself
+            logger.info("fetching /ipfs/%s ahead failed (%s); its read fetches it", cid, exc)
+            return None
 
     def _covering_stream(self, loop_key: int, root: CID, parts: list[str]) -> asyncio.Future | None:
         """The stream under way of the directory ``root/parts`` or of one of its ancestors, if any."""
