@@ -74,6 +74,58 @@ def test_one_request_per_cold_file_and_none_when_cached(content):
         assert gw.count() == 1
 
 
+@pytest.mark.parametrize("profile", ["unixfs-v0-2015", "unixfs-v1-2025"])
+def test_ranges_of_one_file_read_at_once_fetch_each_block_once(tmp_path, profile):
+    """Many ranges of one file at once (zarr v3 shards: one inner chunk per read): no block twice."""
+    import asyncio
+    import random
+
+    payload = random.Random(12).randbytes(1024 * 1024)  # 16 distinct blocks of 64 KiB
+    (tmp_path / "tree" / "var").mkdir(parents=True)
+    (tmp_path / "tree" / "var" / "shard").write_bytes(payload)
+    store = MemoryBlockStore()
+    root = import_directory(tmp_path / "tree", store, profile, chunk_size=65536)
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        fs = _fs(gw)
+        path = f"{root}/var/shard"
+        size = fs.info(path)["size"]  # brings the file's root block, as a shard's index read does
+        before = gw.count()
+
+        async def ranges():
+            return await asyncio.gather(*(fs._cat_file(path, lo, lo + 16384) for lo in range(0, size, 16384)))
+
+        assert b"".join(asyncio.run_coroutine_threadsafe(ranges(), fs.loop).result(60)) == payload
+        asked = [r.path for r in gw.requests[before:]]
+        # one request per block of 64 KiB, each asked once, by whichever range needed it first
+        # (a CAR per range sent every block four times)
+        assert len(asked) == len(set(asked)) == size // 65536, asked
+        assert all("format=raw" in p for p in asked)
+        assert fs.statistics["bytes_received"] <= 1.01 * size + 4096
+        assert _fs(gw).cat_file(path, 70000, 70010) == payload[70000:70010]
+        assert gw.count() == before + len(asked)  # stored: a fresh filesystem asks nothing
+
+
+def test_a_shared_block_fetch_failing_fails_every_range_waiting_for_it(content):
+    import asyncio
+
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw, deadline=3, timeout=1)
+        path = f"{root}/sub/data.bin"
+        fs.info(path)
+        gw.faults.failure_rate = 1.0
+
+        async def ranges():
+            return await asyncio.gather(*(fs._cat_file(path, lo, lo + 1000) for lo in range(0, 4000, 1000)),
+                                        return_exceptions=True)
+
+        got = asyncio.run_coroutine_threadsafe(ranges(), fs.loop).result(60)
+        assert all(isinstance(g, GatewayError) for g in got), got
+        assert not fs._block_flights  # nothing left under way
+        gw.faults.failure_rate = 0.0
+        assert fs.cat_file(path, 0, 4000) == PAYLOAD[:4000]
+
+
 def test_prefetch_fetches_a_tree_once(content):
     root, blocks = content
     with TrustlessGateway(blocks) as gw:

@@ -109,3 +109,33 @@ def test_a_zarr_entry_on_ipfs_prefetches_its_opening(tmp_path, monkeypatch):
         # the opening's requests: the metadata files and the coordinate chunks, each once
         # then, loading, ta's 4 chunks: nothing was fetched twice
         assert len(gw.requests) == 11 + 4, [r.path for r in gw.requests]
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part:UserWarning")  # zarr 3's own
+def test_a_sharded_zarr_v3_store_loads_with_each_block_once(tmp_path):
+    """zarr v3 shards are read one inner chunk (a byte range) at a time, many at once.
+
+    Each range used to be its own CAR, re-sending the shared blocks: 3x the data on the wire.
+    """
+    n = 1024 * 1024
+    ds = xr.Dataset({"x": (("t",), np.random.default_rng(7).standard_normal(n).astype("float32"))})
+    path = tmp_path / "sharded.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=True,
+               encoding={"x": {"chunks": (16384,), "shards": (n,), "compressors": None}})
+    store = MemoryBlockStore()
+    root = str(import_directory(path, store, "unixfs-v1-2025", hidden=True))
+    blocks = dict(store.blocks)
+    cache = str(tmp_path / "cache")
+    with TrustlessGateway(blocks) as gw:
+        src = ZarrSource(f"ipfs://{root}", storage_options={"gateways": [gw.url], "cache_dir": cache})
+        xr.testing.assert_identical(src.to_dask().load(), ds)
+        asked = [r.path for r in gw.requests]
+        raw = [p for p in asked if "format=raw" in p]
+        assert raw and len(raw) == len(set(raw)), sorted(asked)  # no block of the shard asked twice
+        # every block once: the shard's leaves, the metadata, the directories on the way
+        # (concurrent first reads of the shard's path may each bring its small root block)
+        assert not [p for p in asked if "entity-bytes" in p], asked
+        assert len(asked) <= len(blocks) + 4, asked
+        fresh = ZarrSource(f"ipfs://{root}", storage_options={"gateways": [gw.url], "cache_dir": cache})
+        xr.testing.assert_identical(fresh.to_dask().load(), ds)
+        assert len(gw.requests) == len(asked)  # the second load is all cache

@@ -751,3 +751,29 @@ def test_name_that_is_not_utf8(tmp_path):
         f.write(b"x")
     with pytest.raises(SourceError, match="not valid UTF-8"):
         import_directory(src, Discard())
+
+
+@pytest.mark.parametrize("profile", ["unixfs-v0-2015", "unixfs-v1-2025"])
+def test_missing_blocks_of_a_range_follow_present_nodes_only(tmp_path, profile):
+    """The blocks a byte range needs, level by level: present nodes are followed, missing ones listed."""
+    data = random.Random(3).randbytes(16384)  # 16 distinct chunks of 1 KiB under 4 nodes of 4 under the root
+    (tmp_path / "f").write_bytes(data)
+    store = MemoryBlockStore()
+    root = import_file(tmp_path / "f", store, profile, chunk_size=1024, max_links=4)[0]
+    reader = UnixFSReader(store.get)
+    node = reader.node(root)[0]
+    inner = [link.cid for link in node.links]
+    leaves = [link.cid for cid in inner for link in reader.node(cid)[0].links]
+    assert len(inner) == 4 and len(leaves) == 16
+    have = {root}
+    assert reader.missing_blocks(root, 0, None, lambda c: False) == [root]
+    assert reader.missing_blocks(root, 5000, 5010, have.__contains__) == [inner[1]]  # bytes 4096-8191
+    assert reader.missing_blocks(root, 4000, 4200, have.__contains__) == [inner[0], inner[1]]
+    have |= {inner[0], inner[1]}
+    assert reader.missing_blocks(root, 5000, 5010, have.__contains__) == [leaves[4]]
+    assert reader.missing_blocks(root, 4000, 4200, have.__contains__) == [leaves[3], leaves[4]]
+    assert reader.missing_blocks(root, 15000, None, have.__contains__) == [inner[3]]
+    assert reader.missing_blocks(root, 16384, None, have.__contains__) == []  # past the end
+    have |= set(leaves[3:5])
+    assert reader.missing_blocks(root, 3072, 5120, have.__contains__) == []
+    assert reader.read(root, 3072, 5120) == data[3072:5120]

@@ -59,6 +59,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import functools
 import logging
 import re
 import threading
@@ -113,6 +114,10 @@ STREAM_RESEND_FRACTION = 0.05
 #: Files of one directory fetched ahead at once (see :data:`STREAM_RESEND_FRACTION`), besides
 #: the reads zarr and dask make themselves.
 READ_AHEAD_FILES = 16
+#: Most missing blocks a range read of a file whose root is here fetches alone, each once
+#: however many reads need it (see ``_fetch_range_blocks``); a range missing more comes as
+#: one CAR (``entity-bytes``).
+RANGE_BLOCK_FETCHES = 8
 #: Concurrent first reads below one root CID whose block is missing that each ask by path
 #: (every such answer carries the root block); further ones wait for the root block to
 #: arrive. zarr opens a store with up to four concurrent probes (``zarr.json``,
@@ -387,6 +392,8 @@ class IPFSFileSystem(AsyncFileSystem):
         self._reading_ahead: dict[tuple[int, bytes], asyncio.Future] = {}
         # (loop, file CID) -> the fetch ahead of that file (its verified blocks, or None)
         self._ahead: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, multihash) -> a single-block fetch under way that reads of ranges share
+        self._block_flights: dict[tuple[int, bytes], asyncio.Future] = {}
         # (loop, file CID) -> reads fetching that file themselves now (a read ahead skips it)
         self._reading: collections.Counter = collections.Counter()
         # (loop, multihash) -> future done when that block arrives in any answer: readers
@@ -867,11 +874,13 @@ class IPFSFileSystem(AsyncFileSystem):
             params["entity-bytes"] = f"{lo}:{'*' if end is None else end - 1}"
         token = _FETCHED.set({})  # before resolving: a first read by path brings the file's blocks too
         try:
-            cid, tsize = await self._target(path, params, count_cold=True)
+            # a range is no sign of a full read (zarr v3 shards are read range by range)
+            whole = not lo and end is None
+            cid, tsize = await self._target(path, params, count_cold=whole)
             policy = self._not_found_policy(path)
 
             async def fetch_file(missing: _Missing) -> None:
-                if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end)):
+                if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end), count=whole):
                     return
                 file_key = (id(asyncio.get_running_loop()), bytes(cid))
                 ahead = self._ahead.get(file_key)
@@ -880,6 +889,9 @@ class IPFSFileSystem(AsyncFileSystem):
                     if blocks is not None:
                         _FETCHED.get().update(blocks)
                         return
+                if (lo or end is not None) and missing.cid != cid \
+                        and await self._fetch_range_blocks(cid, lo, end, policy):
+                    return
                 self._reading[file_key] += 1
                 try:
                     if cid.codec.code == RAW:
@@ -896,7 +908,54 @@ class IPFSFileSystem(AsyncFileSystem):
         finally:
             _FETCHED.reset(token)
 
-    async def _wait_for_stream(self, path: Any, op: Callable[[], Any]) -> bool:
+    def _block_here(self, cid: CID) -> bool:
+        """Whether block ``cid`` is stored here or held by this read (nothing read or verified)."""
+        key = bytes(cid.digest)
+        fetched = _FETCHED.get()
+        return bool(fetched and key in fetched) or self._memory.get(key) is not None or cid in self.cache
+
+    async def _fetch_range_blocks(self, cid: CID, lo: int, end: int | None, policy: str) -> bool:
+        """Fetch the missing blocks covering ``[lo, end)`` of file ``cid`` (its root is here), each once.
+
+        Ranges of one file read at once (zarr v3 shards: an inner chunk per read) share
+        blocks: each missing block is asked for alone (``?format=raw``) by the first read
+        that needs it, and the others wait for that answer instead of asking again (a CAR
+        per range re-sent every shared block: 3x the data for a shard read whole). Returns
+        False, having fetched nothing, when more than :data:`RANGE_BLOCK_FETCHES` blocks are
+        missing (the caller asks for the range as one CAR).
+        """
+        loop_key = id(asyncio.get_running_loop())
+        fetched = _FETCHED.get()
+        for _ in range(MAX_SINGLE_BLOCK_FETCHES):
+            try:
+                missing = self.reader.missing_blocks(cid, lo, end, self._block_here)
+            except _Missing:
+                return False
+            if not missing:
+                return True
+            wanted = [m for m in missing if (loop_key, bytes(m.digest)) not in self._block_flights]
+            if len(wanted) > RANGE_BLOCK_FETCHES:
+                return False
+            for block in wanted:
+                key = (loop_key, bytes(block.digest))
+                flight = self._block_flights[key] = asyncio.ensure_future(self._fetch_raw(block, not_found=policy))
+                flight.add_done_callback(functools.partial(self._block_landed, key))
+            flights = [self._block_flights.get((loop_key, bytes(m.digest))) for m in missing]
+            for block, flight in zip(missing, flights):
+                if flight is None:  # landed between the two lookups above
+                    continue
+                data = await asyncio.shield(flight)
+                if fetched is not None:
+                    fetched[bytes(block.digest)] = data
+        return False
+
+    def _block_landed(self, key: tuple[int, bytes], flight: asyncio.Future) -> None:
+        if self._block_flights.get(key) is flight:
+            del self._block_flights[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: its waiters got it (an unwaited failure is not logged)
+
+    async def _wait_for_stream(self, path: Any, op: Callable[[], Any], count: bool = True) -> bool:
         """Detect full reads and let a cold file read wait for a stream that brings its blocks.
 
         Two patterns, both counted in cold file reads (reads that must fetch, counted as
@@ -916,7 +975,8 @@ class IPFSFileSystem(AsyncFileSystem):
           their readers (and the first pattern): no block crosses the wire twice.
 
         Cold reads below a streamed directory then wait for their blocks to arrive in the
-        stream instead of asking on their own. Returns True when ``op()`` can now run
+        stream instead of asking on their own (``count=False``: a read of a range, which waits
+        for a stream under way but is not counted). Returns True when ``op()`` can now run
         locally; False when the caller should fetch (no stream, or the stream failed or
         ended without the blocks). A stream's failure never reaches the caller.
         """
@@ -928,6 +988,8 @@ class IPFSFileSystem(AsyncFileSystem):
             return False
         loop_key = id(asyncio.get_running_loop())
         stream = self._covering_stream(loop_key, root, parts[:-1])
+        if stream is None and not count:
+            return False
         if stream is None:
             key = (loop_key, bytes(parent))
             if key not in self._streams and key not in self._reading_ahead:

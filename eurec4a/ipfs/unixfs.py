@@ -274,6 +274,47 @@ class UnixFSReader:
                 self._read_into(out, child, child_fs, lo, hi)
             offset += child_size
 
+    def missing_blocks(self, cid: CID, start: int, end: int | None, present: Callable[[CID], bool]) -> list[CID]:
+        """The blocks of file ``cid`` covering bytes ``[start, end)`` for which ``present`` is false.
+
+        Nodes that are present are decoded and followed (through their ``blocksizes``);
+        missing ones are listed, not followed (what is below them shows once they are
+        here). Raw leaves are never read, only asked about. ``[]``: the range can be read.
+
+        Examples
+        --------
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> blocks = {raw_cid(b"abc"): b"abc"}
+        >>> reader = UnixFSReader(blocks.__getitem__)
+        >>> reader.missing_blocks(raw_cid(b"abc"), 0, None, lambda c: False) == [raw_cid(b"abc")]
+        True
+        """
+        out: list[CID] = []
+        stack = [(cid, max(0, start), end)]
+        while stack:
+            block, lo, hi = stack.pop()
+            if not present(block):
+                out.append(block)
+                continue
+            if block.codec.code != DAG_PB:
+                continue
+            node, fs = self.node(block)
+            if node is None or not node.links:
+                continue
+            if len(fs.blocksizes) != len(node.links):  # sizes unknown: any child may hold part of the range
+                stack.extend((link.cid, 0, None) for link in reversed(node.links))
+                continue
+            offset = len(fs.data or b"")
+            children = []
+            for link, size in zip(node.links, fs.blocksizes):
+                if hi is not None and offset >= hi:
+                    break
+                if offset + size > lo:
+                    children.append((link.cid, max(lo - offset, 0), None if hi is None else min(hi - offset, size)))
+                offset += size
+            stack.extend(reversed(children))  # file order
+        return out
+
     def file_blocks(self, cid: CID) -> Iterator[CID]:
         """Every block of a file DAG, depth-first (the ``dag-scope=entity`` set of a file)."""
         yield cid
