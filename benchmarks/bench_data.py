@@ -5,6 +5,9 @@ Issue "Data at the speed of the wire". Builds zarr v2 stores shaped like EUREC4A
 
 * ``large-chunks``: one float32 variable in 64 uncompressed chunks of 4 MiB (256 MiB);
 * ``small-chunks``: one float32 variable in 2,048 uncompressed chunks of 16 KiB (32 MiB);
+* ``v3-small-chunks``: the same as a zarr v3 store, whose chunk keys nest one directory
+  per dimension (``q/c/17/0``: no directory holds more than one chunk; eurec4a 0.0.6,
+  on zarr 2, cannot read it and is not run on it);
 * ``soundings``: a 2-D (sounding x altitude) dataset, 7 variables and 3 coordinates in
   94 Blosc-compressed chunks;
 
@@ -41,7 +44,7 @@ after printing what was measured). The test gateway's per-request decoding is me
 
 Usage::
 
-    python benchmarks/bench_data.py                  # 3 stores x 2 profiles x (0, 50 ms), 3 runs (~10 min)
+    python benchmarks/bench_data.py                  # 4 stores x 2 profiles x (0, 50 ms), 3 runs (~13 min)
     python benchmarks/bench_data.py --quick          # small stores, 1 run, no 0.0.6 (< 1 min)
     python benchmarks/bench_data.py --store soundings --latency 0.05 --json out.json
     python benchmarks/bench_data.py --report out.json   # the tables of a saved run again
@@ -74,7 +77,7 @@ CHILD = HERE / "data_child.py"
 MIB = 1024 * 1024
 ENTRY = "data"
 PROFILES = ("unixfs-v0-2015", "kubo-raw-leaves")
-STORES = ("large-chunks", "small-chunks", "soundings")
+STORES = ("large-chunks", "small-chunks", "soundings", "v3-small-chunks")
 QUICK_STORES = ("large-chunks", "soundings")
 QUICK_PROFILES = ("kubo-raw-leaves",)
 CLIENTS = ("wire", "ipfsspec", "0.0.6", "cold", "warm", "pull", "local")
@@ -188,8 +191,8 @@ class Store:
     dags: dict[str, dict] = field(default_factory=dict)  # profile -> {store_cid, root_cid}
 
 
-def _write(ds, path: Path, encoding: dict) -> None:
-    ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
+def _write(ds, path: Path, encoding: dict, zarr_format: int = 2) -> None:
+    ds.to_zarr(path, mode="w", zarr_format=zarr_format, consolidated=True, encoding=encoding)
 
 
 def make_store(name: str, base: Path, quick: bool) -> Store:
@@ -207,12 +210,13 @@ def make_store(name: str, base: Path, quick: bool) -> Store:
         ds = xr.Dataset({"ta": (("time", "y", "x"), data)}, attrs={"title": "4 MiB chunks"})
         _write(ds, path, {"ta": {"chunks": (1, side, side), "compressors": None}})
         desc = f"{n} chunks of {side * side * 4 // 1024} KiB, float32, uncompressed"
-    elif name == "small-chunks":
+    elif name in ("small-chunks", "v3-small-chunks"):
         n = 64 if quick else 2048
         data = rng.standard_normal((n, 4096), dtype=np.float32)
         ds = xr.Dataset({"q": (("profile", "level"), data)}, attrs={"title": "16 KiB chunks"})
-        _write(ds, path, {"q": {"chunks": (1, 4096), "compressors": None}})
-        desc = f"{n} chunks of 16 KiB, float32, uncompressed"
+        version = 3 if name.startswith("v3") else 2
+        _write(ds, path, {"q": {"chunks": (1, 4096), "compressors": None}}, version)
+        desc = f"{n} chunks of 16 KiB, float32, uncompressed" + (", zarr v3 (c/i/0)" if version == 3 else "")
     elif name == "soundings":
         per_chunk = 10 if quick else 100
         n_snd, n_alt = 13 * per_chunk, 1001
@@ -245,7 +249,7 @@ def make_store(name: str, base: Path, quick: bool) -> Store:
     else:
         raise ValueError(name)
     files = [p for p in path.rglob("*") if p.is_file()]
-    chunks = sum(1 for p in files if not p.name.startswith("."))
+    chunks = sum(1 for p in files if not p.name.startswith(".") and p.name != "zarr.json")
     return Store(name, path, chunks, sum(p.stat().st_size for p in files), desc)
 
 
@@ -684,7 +688,7 @@ def _run(args, scratch: Path, runs: int, legacy_runs: int, latencies: list[float
                         dag, group = store.dags[prof], (name, prof, lat)
                         print(f"  run {i + 1}  [{name}, {prof}, {lat * 1000:.0f} ms]", flush=True)
                         root = ["--root", dag["root_cid"]]
-                        if legacy:
+                        if legacy and not name.startswith("v3"):  # zarr 2 reads no v3 store
                             cache = fresh("legacy-")
                             once(group + ("0.0.6",), legacy, ["--kind", "legacy", *root], cache, legacy_runs)
                             shutil.rmtree(cache, ignore_errors=True)

@@ -6,6 +6,7 @@ the stack's :class:`~eurec4a.testing.gateway.TrustlessGateway`.
 """
 from __future__ import annotations
 
+import asyncio
 import http.server
 import io
 import threading
@@ -469,7 +470,7 @@ def _dataset(tmp_path, variables=10, files=6, size=20000, separator="."):
     expected = {}
     for v in range(variables):
         for i in range(files):
-            data = bytes([v, i]) * (size // 2)
+            data = (bytes([v]) + i.to_bytes(2, "big")) * (size // 3)  # distinct for every chunk
             name = f"var{v}/{i}{separator}0"
             (top / name).parent.mkdir(parents=True, exist_ok=True)
             (top / name).write_bytes(data)
@@ -523,6 +524,39 @@ def test_a_dataset_read_whole_streams_its_unread_directories(tmp_path, separator
         assert sum(map(fs.cache.is_complete, streamed)) >= len(streams)
         before = gw.count()
         assert _load_like_dask(_fs([gw.url], tmp_path), root, list(expected)) == expected
+        assert gw.count() == before  # all of it is in the cache
+
+
+@pytest.mark.parametrize("files", [600, 100], ids=["streamed whole", "streamed entry by entry"])
+def test_a_variable_nested_one_directory_per_chunk_is_read_ahead(tmp_path, files):
+    """zarr v3's chunk keys (``c/0/0``) and v2's ``/`` separator: one directory per chunk row.
+
+    No directory holds more than one chunk, so only the count below the variable can see
+    the full read. Little of it read yet: one stream of the variable; more: a stream per
+    chunk directory nobody has read. Either way no chunk crosses the wire twice.
+    """
+    from eurec4a.ipfs import filesystem
+
+    root, blocks, expected = _dataset(tmp_path, variables=1, files=files, size=16384, separator="/")
+    names = sorted(expected, key=lambda n: int(n.split("/")[1]))
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, names) == expected
+        streams = [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        if files == 600:  # the reads before the trigger are under STREAM_RESEND_FRACTION of it
+            assert len(streams) == 1, streams
+            assert gw.count() <= filesystem.PREFETCH_TRIGGER + 8 + 2, gw.count()
+        else:  # one request per chunk directory still, but many at once, and none twice
+            assert len(streams) >= files - filesystem.PREFETCH_TRIGGER - 8, len(streams)
+            assert gw.count() <= files + 4, gw.count()
+            assert len(set(streams)) == len(streams)
+        data = sum(len(b) for b in blocks.values())
+        assert fs.statistics["blocks_dropped"] == 0
+        assert fs.statistics["bytes_received"] <= 1.1 * data, (fs.statistics, data)
+        # the reads are over; the streams may still be storing their last batch
+        asyncio.run_coroutine_threadsafe(asyncio.wait(list(fs._streams.values())), fs.loop).result(30)
+        before = gw.count()
+        assert _load_like_dask(_fs([gw.url], tmp_path), root, names) == expected
         assert gw.count() == before  # all of it is in the cache
 
 

@@ -15,15 +15,13 @@ through it. What it adds over ipfsspec 0.6 (plain GETs from one gateway):
   and the file in one CAR (``dag-scope=entity``, with ``entity-bytes`` for ranges);
   once a directory is verified, its files are fetched by their own CID
   (``/ipfs/<file CID>``), so no directory block crosses the wire twice.
-* **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read in one
-  directory (a zarr variable loaded whole) streams the rest of the directory in one
-  CAR (``dag-scope=all``, at most :data:`PREFETCH_MAX_BYTES`); the other reads wait
-  for their blocks in it. A stream cannot leave out what was read already, so a
-  directory read further than :data:`STREAM_RESEND_FRACTION` has its other files
-  fetched ahead by their own CIDs instead. A dataset of many small variables (at most
-  :data:`READ_AHEAD_MAX_BYTES`) is read ahead the same way: the
-  :data:`PREFETCH_TRIGGER`-th cold read below its root streams every directory below
-  the root that nobody has read yet, a few at a time.
+* **streams for full reads**: the :data:`PREFETCH_TRIGGER`-th cold read below one
+  directory (a zarr variable loaded whole, in any chunk layout, or a dataset of many
+  small variables) reads that directory ahead: in one CAR (``dag-scope=all``, at most
+  :data:`PREFETCH_MAX_BYTES`, :data:`READ_AHEAD_MAX_BYTES` for a whole dataset) while
+  at most :data:`STREAM_RESEND_FRACTION` of it is here already (a stream cannot leave
+  anything out), else entry by entry, leaving alone what is being read. The other
+  reads wait for their blocks in it.
 * **one round trip to open a store**: up to :data:`ROOT_PATH_REQUESTS` concurrent first
   reads below a root CID not fetched yet ask by path at once (zarr's probes); an absent
   name is checked against the root block one of them brought.
@@ -384,13 +382,13 @@ class IPFSFileSystem(AsyncFileSystem):
         self._resolved = _Memo(MEMO_ENTRIES)  # "<CID>/<parts>" -> (CID, tsize)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._dir_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, directory)
-        self._root_reads: dict[tuple[int, bytes], int] = {}  # cold file reads per (loop, root CID)
-        # (loop, root CID, name below it) -> reads fetching a path through that entry now
+        self._read_ahead_started: set[tuple[int, bytes]] = set()  # (loop, directory) read ahead once
+        # (loop, directory CID, name in it) -> reads fetching a path through that entry now
         self._fetching_below: collections.Counter = collections.Counter()
         self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
         # (loop, directory CID) -> the task fetching its unread files ahead, one by one
         self._reading_ahead: dict[tuple[int, bytes], asyncio.Future] = {}
-        # (loop, file CID) -> the fetch ahead of that file (its verified blocks, or None)
+        # (loop, CID) -> the fetch ahead of that entry: its verified blocks, {} (stored), or None
         self._ahead: dict[tuple[int, bytes], asyncio.Future] = {}
         # (loop, multihash) -> a single-block fetch under way that reads of ranges share
         self._block_flights: dict[tuple[int, bytes], asyncio.Future] = {}
@@ -724,18 +722,20 @@ class IPFSFileSystem(AsyncFileSystem):
             if missing != root:
                 if await self._wait_for_directory(root, parts[:len(parts) - len(rest)], missing):
                     continue  # the directory arrived in a stream already under way
-                # a read ahead leaves alone what a read is already fetching (no block twice)
-                below = (id(asyncio.get_running_loop()), bytes(root), parts[0])
-                self._fetching_below[below] += 1
+                # a read ahead leaves alone what a read is already fetching (no block twice):
+                # the entries this path goes through, in every directory on it that is here
+                below = self._path_entries(root, parts)
+                self._fetching_below.update(below)
                 try:
                     if count_cold and not counted:
                         counted = True  # a cold file read, counted as it starts (see _wait_for_stream)
                         self._note_cold_read(path)
                     await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
                 finally:
-                    self._fetching_below[below] -= 1
-                    if not self._fetching_below[below]:
-                        del self._fetching_below[below]
+                    self._fetching_below.subtract(below)
+                    for entry in below:
+                        if not self._fetching_below[entry]:
+                            del self._fetching_below[entry]
                 cars += 1
                 continue
             flight_key = (id(asyncio.get_running_loop()), bytes(missing.digest))
@@ -760,6 +760,18 @@ class IPFSFileSystem(AsyncFileSystem):
                 flight.set_result(failure)  # a sibling probe waiting for the root block learns why
             cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
+
+    def _path_entries(self, root: CID, parts: list[str]) -> list[tuple[int, bytes, str]]:
+        """``(loop, directory, name)`` of each step of ``root/parts`` as far as its directories are here."""
+        loop_key = id(asyncio.get_running_loop())
+        out, directory = [], root
+        for name in parts:
+            out.append((loop_key, bytes(directory), name))
+            try:
+                directory = self.reader.lookup(directory, name).cid
+            except _Missing:
+                break
+        return out
 
     async def _wait_for_directory(self, root: CID, parts: list[str], missing: CID) -> bool:
         """Wait for block ``missing`` of directory ``root/parts`` if a stream that brings it is under way.
@@ -958,21 +970,13 @@ class IPFSFileSystem(AsyncFileSystem):
     async def _wait_for_stream(self, path: Any, op: Callable[[], Any], count: bool = True) -> bool:
         """Detect full reads and let a cold file read wait for a stream that brings its blocks.
 
-        Two patterns, both counted in cold file reads (reads that must fetch, counted as
-        they start):
-
-        * a directory read whole: the :data:`PREFETCH_TRIGGER`-th cold read in one
-          directory (a zarr variable being loaded) starts one ``dag-scope=all`` stream of
-          that directory, if its verified parent announced at most :data:`PREFETCH_MAX_BYTES`
-          and at most :data:`STREAM_RESEND_FRACTION` of it is here or being read already
-          (a stream would send that again); otherwise its other files are fetched ahead by
-          their own CIDs, :data:`READ_AHEAD_FILES` at a time (see :meth:`_read_files_ahead`);
-        * a dataset read whole: the :data:`PREFETCH_TRIGGER`-th cold read below one root
-          CID (xarray loading a store of many small variables, none of which reaches the
-          first trigger) streams each directory right below the root that nobody has read
-          yet, :data:`READ_AHEAD_BYTES` at a time, if the root announces at most
-          :data:`READ_AHEAD_MAX_BYTES` in all. Directories already being read are left to
-          their readers (and the first pattern): no block crosses the wire twice.
+        Cold file reads (reads that must fetch, counted as they start) are counted in every
+        directory above them (see :meth:`_note_cold_read`): the :data:`PREFETCH_TRIGGER`-th
+        below one directory (a zarr variable, its nested chunk directories, or a dataset of
+        many small variables being loaded) reads that directory ahead (see
+        :meth:`_read_ahead`): one ``dag-scope=all`` stream while little of it is here, else
+        the entries nobody has read yet, each on its own. Entries already being read are
+        left to their readers: no block crosses the wire twice.
 
         Cold reads below a streamed directory then wait for their blocks to arrive in the
         stream instead of asking on their own (``count=False``: a read of a range, which waits
@@ -983,26 +987,16 @@ class IPFSFileSystem(AsyncFileSystem):
         root, parts, _ = self._parse(path)
         if not parts:
             return False
-        parent, rest, tsize, missing = self._walk_local(root, parts[:-1])
+        _, rest, _, missing = self._walk_local(root, parts[:-1])
         if missing is not None or rest:
             return False
         loop_key = id(asyncio.get_running_loop())
         stream = self._covering_stream(loop_key, root, parts[:-1])
-        if stream is None and not count:
-            return False
         if stream is None:
-            key = (loop_key, bytes(parent))
-            if key not in self._streams and key not in self._reading_ahead:
-                count = self._dir_reads.get(key, 0) + 1
-                self._dir_reads[key] = count
-                if count >= PREFETCH_TRIGGER and tsize is not None and tsize <= PREFETCH_MAX_BYTES \
-                        and not self.cache.is_complete(parent):
-                    unread = self._unread_files(loop_key, parent, tsize)
-                    if unread is None:
-                        stream = self._streams[key] = asyncio.ensure_future(self._stream_directory(parent, tsize))
-                    else:
-                        self._reading_ahead[key] = asyncio.ensure_future(self._read_files_ahead(loop_key, unread))
-            self._note_cold_read(path)
+            if not count:
+                return False
+            self._note_cold_read(path)  # may start a stream that brings this file
+            stream = self._covering_stream(loop_key, root, parts[:-1])
             if stream is None:
                 return False
         while True:
@@ -1024,25 +1018,6 @@ class IPFSFileSystem(AsyncFileSystem):
         """
         return (loop_key, bytes(cid)) in self._reading or self._memory.get(bytes(cid.digest)) is not None \
             or cid in self.cache
-
-    def _unread_files(self, loop_key: int, directory: CID, tsize: int) -> list[tuple[str, CID, int | None]] | None:
-        """The files of ``directory`` to fetch ahead one by one, or ``None`` to stream it whole.
-
-        ``None`` when at most :data:`STREAM_RESEND_FRACTION` of its bytes are here or being
-        read already (a whole-directory stream would send those again); otherwise its
-        entries that are neither, in the order of their names' numbers (zarr chunk keys:
-        ``2.0`` before ``10.0``), the order a full read asks for them.
-        """
-        try:
-            links = self.reader.links(directory)
-        except (_Missing, Eurec4aError):  # a HAMT not fetched whole, or not a directory: stream it
-            return None
-        here = [self._is_here(loop_key, child) for _, child, _ in links]
-        done = sum(size or 0 for (_, _, size), seen in zip(links, here) if seen)
-        if done <= STREAM_RESEND_FRACTION * tsize:
-            return None
-        unread = [link for link, seen in zip(links, here) if not seen]
-        return sorted(unread, key=lambda link: _natural_key(link[0]))
 
     async def _read_files_ahead(self, loop_key: int, files: list[tuple[str, CID, int | None]]) -> None:
         """Fetch ``files`` by their own CIDs, :data:`READ_AHEAD_FILES` at once, skipping those read meanwhile.
@@ -1108,40 +1083,85 @@ class IPFSFileSystem(AsyncFileSystem):
         return None
 
     def _note_cold_read(self, path: Any) -> None:
-        """Count a cold file read in a directory below its root CID; at :data:`PREFETCH_TRIGGER`, read ahead.
+        """Count a cold file read in every directory above it; the :data:`PREFETCH_TRIGGER`-th reads ahead.
 
-        Reading ahead streams each directory right below the root that has not been read
-        yet (see :meth:`_wait_for_stream`).
+        The directories are those from the root CID down to the file's parent whose blocks
+        are here; each reads ahead at most once (see :meth:`_read_ahead`). Counting at every
+        level finds full reads in any layout: chunks side by side (zarr v2, ``0.0``), nested
+        one level per dimension (zarr v3's ``c/0/0``, v2's ``/`` separator), or a store of
+        many small variables.
         """
         root, parts, _ = self._parse(path)
         if len(parts) < 2:  # files right below the root (a store's metadata) are no sign of a full read
             return
         loop_key = id(asyncio.get_running_loop())
-        key = (loop_key, bytes(root))
-        count = self._root_reads.get(key, 0) + 1
-        self._root_reads[key] = count
-        if count != PREFETCH_TRIGGER:
-            return
-        try:
-            links = self.reader.links(root)
-        except _Missing:  # a HAMT-sharded root not fetched whole: too big to read ahead anyway
-            return
-        except Eurec4aError:  # not a directory after all: nothing to read ahead
-            return
-        if any(size is None for _, _, size in links) or sum(size for _, _, size in links) > READ_AHEAD_MAX_BYTES:
-            return
-        budget = _ByteBudget(READ_AHEAD_BYTES)
-        for name, child, size in links:
-            child_key = (loop_key, bytes(child))
-            # a child whose block is here was read already, one a read is fetching a path
-            # through is being read (their readers go on as they are)
-            if child_key in self._streams or (loop_key, bytes(root), name) in self._fetching_below \
-                    or self._has_block(child) or self.cache.is_complete(child):
-                continue
-            self._streams[child_key] = asyncio.ensure_future(
-                self._stream_directory(child, size, budget.share(min(size, 2 * WRITE_BATCH_BYTES))))
+        directory, size, depth = root, None, 0
+        while True:
+            key = (loop_key, bytes(directory))
+            if key not in self._read_ahead_started:
+                count = self._dir_reads[key] = self._dir_reads.get(key, 0) + 1
+                if count >= PREFETCH_TRIGGER:
+                    self._read_ahead_started.add(key)
+                    self._read_ahead(loop_key, directory, size, depth)
+            if depth == len(parts) - 1:
+                return
+            try:
+                link = self.reader.lookup(directory, parts[depth])
+            except _Missing:
+                return
+            directory, size, depth = link.cid, link.tsize, depth + 1
 
-    async def _stream_directory(self, cid: CID, tsize: int, share: Any = None) -> None:
+    def _read_ahead(self, loop_key: int, directory: CID, size: int | None, depth: int) -> None:
+        """Fetch ahead what is below ``directory`` and nobody has read or is reading.
+
+        At most :data:`READ_AHEAD_MAX_BYTES` below a root CID (a guess across variables),
+        :data:`PREFETCH_MAX_BYTES` below a deeper directory (within one variable). While at
+        most :data:`STREAM_RESEND_FRACTION` of the directory is here or being read, it is
+        streamed whole (one ``dag-scope=all`` CAR); otherwise each of its other entries is
+        fetched on its own: raw files :data:`READ_AHEAD_FILES` at a time, the others
+        (directories, files of several blocks) as streams of their own,
+        :data:`READ_AHEAD_BYTES` at a time. Nothing crosses the wire twice beyond that
+        fraction.
+        """
+        try:
+            links = self.reader.links(directory)
+        except (_Missing, Eurec4aError):  # a HAMT not fetched whole, or not a directory
+            return
+        if size is None:  # a root: what its entries announce
+            if any(s is None for _, _, s in links):
+                return
+            size = sum(s for _, _, s in links)
+        if size > (READ_AHEAD_MAX_BYTES if depth == 0 else PREFETCH_MAX_BYTES) or self.cache.is_complete(directory):
+            return
+        below = bytes(directory)
+        taken = [(loop_key, below, name) in self._fetching_below or (loop_key, bytes(child)) in self._streams
+                 or self._is_here(loop_key, child) for name, child, _ in links]
+        done = sum(s or 0 for (_, _, s), seen in zip(links, taken) if seen)
+        if done <= STREAM_RESEND_FRACTION * size:
+            self._streams[(loop_key, below)] = asyncio.ensure_future(self._stream_directory(directory, size))
+            return
+        rest = sorted((link for link, seen in zip(links, taken) if not seen), key=lambda link: _natural_key(link[0]))
+        files = [link for link in rest if link[1].codec.code == RAW]
+        if files:
+            self._reading_ahead[(loop_key, below)] = asyncio.ensure_future(self._read_files_ahead(loop_key, files))
+        budget = _ByteBudget(READ_AHEAD_BYTES)
+        for _, child, child_size in rest:
+            if child.codec.code == RAW:
+                continue
+            key = (loop_key, bytes(child))
+            stream = self._streams[key] = self._ahead[key] = asyncio.ensure_future(self._stream_directory(
+                child, child_size, budget.share(min(child_size or 0, 2 * WRITE_BATCH_BYTES))))
+            stream.add_done_callback(functools.partial(self._ahead_done, key))
+
+    def _ahead_done(self, key: tuple[int, bytes], future: asyncio.Future) -> None:
+        if self._ahead.get(key) is future:
+            del self._ahead[key]  # later reads find the blocks stored
+
+    async def _stream_directory(self, cid: CID, tsize: int | None, share: Any = None) -> dict | None:
+        """Stream the DAG of ``cid`` (a directory, or a file read ahead); ``{}`` once it is all stored.
+
+        ``None`` when the stream failed or left something out: its readers fetch on their own.
+        """
         _FETCHED.set(None)  # a task of its own: its blocks are not the starting read's
         try:
             async with share or contextlib.nullcontext():
@@ -1149,8 +1169,10 @@ class IPFSFileSystem(AsyncFileSystem):
                                                        not_found="failover")
             if complete or self._complete_locally(cid):
                 self.cache.mark_complete(cid)
+                return {}  # stored, nothing to hand over: its readers read the cache
         except Exception as exc:  # the readers waiting for it fetch on their own instead
             logger.info("prefetching /ipfs/%s failed (%s); files are fetched one by one", cid, exc)
+        return None
 
     async def _get_file(self, rpath: str, lpath: Any, callback: Any = DEFAULT_CALLBACK, **kwargs: Any) -> None:
         data = await self._cat_file(rpath)
