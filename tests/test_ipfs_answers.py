@@ -546,8 +546,8 @@ def test_a_variable_nested_one_directory_per_chunk_is_read_ahead(tmp_path, files
         if files == 600:  # the reads before the trigger are under STREAM_RESEND_FRACTION of it
             assert len(streams) == 1, streams
             assert gw.count() <= filesystem.PREFETCH_TRIGGER + 8 + 2, gw.count()
-        else:  # one request per chunk directory still, but many at once, and none twice
-            assert len(streams) >= files - filesystem.PREFETCH_TRIGGER - 8, len(streams)
+        else:  # one request per chunk directory still, many of them ahead of the reads, none twice
+            assert len(streams) >= files // 2, len(streams)
             assert gw.count() <= files + 4, gw.count()
             assert len(set(streams)) == len(streams)
         data = sum(len(b) for b in blocks.values())

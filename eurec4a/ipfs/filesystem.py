@@ -106,11 +106,11 @@ PREFETCH_MAX_BYTES = 256 * 1024 * 1024
 #: Largest share of a directory (bytes) that may be here already, or being fetched by its
 #: readers, for it to be streamed whole after :data:`PREFETCH_TRIGGER` cold reads: a
 #: ``dag-scope=all`` stream cannot leave anything out, so it would send those bytes again.
-#: A directory read further than this has its remaining files fetched ahead one by one
+#: A directory read further than this has its remaining entries fetched ahead one by one
 #: instead (at most :data:`READ_AHEAD_FILES` at once), each by its own CID.
 STREAM_RESEND_FRACTION = 0.05
-#: Files of one directory fetched ahead at once (see :data:`STREAM_RESEND_FRACTION`), besides
-#: the reads zarr and dask make themselves.
+#: Entries (files, or chunk directories) of one directory fetched ahead at once (see
+#: :data:`STREAM_RESEND_FRACTION`), besides the reads zarr and dask make themselves.
 READ_AHEAD_FILES = 16
 #: Most missing blocks a range read of a file whose root is here fetches alone, each once
 #: however many reads need it (see ``_fetch_range_blocks``); a range missing more comes as
@@ -1019,34 +1019,43 @@ class IPFSFileSystem(AsyncFileSystem):
         return (loop_key, bytes(cid)) in self._reading or self._memory.get(bytes(cid.digest)) is not None \
             or cid in self.cache
 
-    async def _read_files_ahead(self, loop_key: int, files: list[tuple[str, CID, int | None]]) -> None:
-        """Fetch ``files`` by their own CIDs, :data:`READ_AHEAD_FILES` at once, skipping those read meanwhile.
+    async def _read_entries_ahead(self, loop_key: int, directory: CID,
+                                  entries: list[tuple[str, CID, int | None]]) -> None:
+        """Fetch the ``entries`` of ``directory``, :data:`READ_AHEAD_FILES` at once, skipping those read meanwhile.
 
-        A read of a file being fetched here takes its blocks from that fetch; a read of a
-        file not started yet fetches it itself (and this skips it): nobody waits behind
-        the queue, and no file crosses the wire twice. Failures are left to the readers.
+        Raw files come by their own CIDs and their blocks go to the read waiting for them;
+        other entries (directories, files of several blocks) come as a stream each, their
+        readers waiting for the blocks. A read of an entry under way here waits for it; a
+        read of one not started yet fetches it itself (and this skips it): nobody waits
+        behind the queue, and nothing crosses the wire twice. Entries are started one by
+        one as slots free up (a directory of thousands costs no thousands of tasks).
+        Failures are left to the readers.
         """
         slots = asyncio.Semaphore(READ_AHEAD_FILES)
         budget = _ByteBudget(READ_AHEAD_BYTES)  # large files: their blocks are held until read
         running: set[asyncio.Future] = set()
+        below = bytes(directory)
 
-        async def fetch(key: tuple[int, bytes], cid: CID, size: int | None) -> dict[bytes, bytes] | None:
+        async def fetch(cid: CID, size: int | None) -> dict[bytes, bytes] | None:
             try:
-                async with budget.share(min(size or 0, READ_AHEAD_BYTES)):
-                    return await self._fetch_file_ahead(cid, size)
+                if cid.codec.code == RAW:
+                    async with budget.share(min(size or 0, READ_AHEAD_BYTES)):
+                        return await self._fetch_file_ahead(cid, size)
+                return await self._stream_directory(cid, size, budget.share(min(size or 0, 2 * WRITE_BATCH_BYTES)))
             finally:
                 slots.release()
-                if self._ahead.get(key) is future_of[key]:
-                    del self._ahead[key]  # later reads find the blocks stored
 
-        future_of: dict[tuple[int, bytes], asyncio.Future] = {}
-        for _, child, size in files:
+        for name, child, size in entries:
             await slots.acquire()
             key = (loop_key, bytes(child))
-            if key in self._ahead or self._is_here(loop_key, child):
+            if key in self._ahead or key in self._streams or (loop_key, below, name) in self._fetching_below \
+                    or self._is_here(loop_key, child):
                 slots.release()
                 continue
-            future = future_of[key] = self._ahead[key] = asyncio.ensure_future(fetch(key, child, size))
+            future = self._ahead[key] = asyncio.ensure_future(fetch(child, size))
+            if child.codec.code != RAW:
+                self._streams[key] = future  # readers below it wait for its blocks
+            future.add_done_callback(functools.partial(self._ahead_done, key))
             running.add(future)
             future.add_done_callback(running.discard)
         if running:
@@ -1118,10 +1127,8 @@ class IPFSFileSystem(AsyncFileSystem):
         :data:`PREFETCH_MAX_BYTES` below a deeper directory (within one variable). While at
         most :data:`STREAM_RESEND_FRACTION` of the directory is here or being read, it is
         streamed whole (one ``dag-scope=all`` CAR); otherwise each of its other entries is
-        fetched on its own: raw files :data:`READ_AHEAD_FILES` at a time, the others
-        (directories, files of several blocks) as streams of their own,
-        :data:`READ_AHEAD_BYTES` at a time. Nothing crosses the wire twice beyond that
-        fraction.
+        fetched on its own, :data:`READ_AHEAD_FILES` at a time (see
+        :meth:`_read_entries_ahead`). Nothing crosses the wire twice beyond that fraction.
         """
         try:
             links = self.reader.links(directory)
@@ -1141,17 +1148,9 @@ class IPFSFileSystem(AsyncFileSystem):
             self._streams[(loop_key, below)] = asyncio.ensure_future(self._stream_directory(directory, size))
             return
         rest = sorted((link for link, seen in zip(links, taken) if not seen), key=lambda link: _natural_key(link[0]))
-        files = [link for link in rest if link[1].codec.code == RAW]
-        if files:
-            self._reading_ahead[(loop_key, below)] = asyncio.ensure_future(self._read_files_ahead(loop_key, files))
-        budget = _ByteBudget(READ_AHEAD_BYTES)
-        for _, child, child_size in rest:
-            if child.codec.code == RAW:
-                continue
-            key = (loop_key, bytes(child))
-            stream = self._streams[key] = self._ahead[key] = asyncio.ensure_future(self._stream_directory(
-                child, child_size, budget.share(min(child_size or 0, 2 * WRITE_BATCH_BYTES))))
-            stream.add_done_callback(functools.partial(self._ahead_done, key))
+        if rest:
+            self._reading_ahead[(loop_key, below)] = asyncio.ensure_future(
+                self._read_entries_ahead(loop_key, directory, rest))
 
     def _ahead_done(self, key: tuple[int, bytes], future: asyncio.Future) -> None:
         if self._ahead.get(key) is future:
