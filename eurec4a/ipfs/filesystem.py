@@ -921,10 +921,9 @@ class IPFSFileSystem(AsyncFileSystem):
             _FETCHED.reset(token)
 
     def _block_here(self, cid: CID) -> bool:
-        """Whether block ``cid`` is stored here or held by this read (nothing read or verified)."""
-        key = bytes(cid.digest)
+        """Whether block ``cid`` is held by this read or stored here (nothing read or verified)."""
         fetched = _FETCHED.get()
-        return bool(fetched and key in fetched) or self._memory.get(key) is not None or cid in self.cache
+        return bool(fetched and bytes(cid.digest) in fetched) or self._stored(cid)
 
     async def _fetch_range_blocks(self, cid: CID, lo: int, end: int | None, policy: str) -> bool:
         """Fetch the missing blocks covering ``[lo, end)`` of file ``cid`` (its root is here), each once.
@@ -1011,13 +1010,13 @@ class IPFSFileSystem(AsyncFileSystem):
             # chunk reads may be waiting at once)
             await self._await_block(block, {stream})
 
-    def _is_here(self, loop_key: int, cid: CID) -> bool:
-        """Whether the block ``cid`` is stored here or a read is fetching it (a file's root) now.
+    def _stored(self, cid: CID) -> bool:
+        """Whether block ``cid`` is in memory or the cache; neither reads nor verifies it (a stat at most)."""
+        return self._memory.get(bytes(cid.digest)) is not None or cid in self.cache
 
-        Neither reads nor verifies anything: a stat at most (for what a stream may skip).
-        """
-        return (loop_key, bytes(cid)) in self._reading or self._memory.get(bytes(cid.digest)) is not None \
-            or cid in self.cache
+    def _is_here(self, loop_key: int, cid: CID) -> bool:
+        """Whether the block ``cid`` is stored here or a read is fetching it (a file's root) now."""
+        return (loop_key, bytes(cid)) in self._reading or self._stored(cid)
 
     async def _read_entries_ahead(self, loop_key: int, directory: CID,
                                   entries: list[tuple[str, CID, int | None]]) -> None:
@@ -1040,7 +1039,7 @@ class IPFSFileSystem(AsyncFileSystem):
             try:
                 if cid.codec.code == RAW:
                     async with budget.share(min(size or 0, READ_AHEAD_BYTES)):
-                        return await self._fetch_file_ahead(cid, size)
+                        return await self._fetch_file_ahead(cid)
                 return await self._stream_directory(cid, size, budget.share(min(size or 0, 2 * WRITE_BATCH_BYTES)))
             finally:
                 slots.release()
@@ -1061,17 +1060,13 @@ class IPFSFileSystem(AsyncFileSystem):
         if running:
             await asyncio.wait(running)
 
-    async def _fetch_file_ahead(self, cid: CID, size: int | None) -> dict[bytes, bytes] | None:
-        """Fetch (verify, store) the file ``cid``; its blocks by multihash, or ``None`` if that failed."""
+    async def _fetch_file_ahead(self, cid: CID) -> dict[bytes, bytes] | None:
+        """Fetch (verify, store) the one-block file ``cid``: ``{multihash: bytes}``, or ``None`` if that failed."""
         blocks: dict[bytes, bytes] = {}
-        _FETCHED.set(blocks)  # a task of its own: the blocks go to the read waiting for them
+        _FETCHED.set(blocks)  # a task of its own: the block goes to the read waiting for it
         try:
-            if cid.codec.code == RAW:
-                await self._fetch_raw(cid, not_found="failover")
-                return blocks
-            _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "entity"}, max_bytes=_cap(size),
-                                                   not_found="failover")
-            return blocks if complete else None
+            await self._fetch_raw(cid, not_found="failover")
+            return blocks
         except Exception as exc:  # the read of this file fetches it itself
             logger.info("fetching /ipfs/%s ahead failed (%s); its read fetches it", cid, exc)
             return None
@@ -1153,8 +1148,11 @@ class IPFSFileSystem(AsyncFileSystem):
                 self._read_entries_ahead(loop_key, directory, rest))
 
     def _ahead_done(self, key: tuple[int, bytes], future: asyncio.Future) -> None:
+        # later reads find the blocks stored (or fetch them, if this failed)
         if self._ahead.get(key) is future:
-            del self._ahead[key]  # later reads find the blocks stored
+            del self._ahead[key]
+        if self._streams.get(key) is future:
+            del self._streams[key]
 
     async def _stream_directory(self, cid: CID, tsize: int | None, share: Any = None) -> dict | None:
         """Stream the DAG of ``cid`` (a directory, or a file read ahead); ``{}`` once it is all stored.
