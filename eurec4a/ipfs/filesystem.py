@@ -385,9 +385,11 @@ class IPFSFileSystem(AsyncFileSystem):
         self._read_ahead_started: set[tuple[int, bytes]] = set()  # (loop, directory) read ahead once
         # (loop, directory CID, name in it) -> reads fetching a path through that entry now
         self._fetching_below: collections.Counter = collections.Counter()
-        self._streams: dict[tuple[int, bytes], asyncio.Future] = {}  # whole-directory streams
-        # (loop, directory CID) -> the task fetching its unread files ahead, one by one
-        self._reading_ahead: dict[tuple[int, bytes], asyncio.Future] = {}
+        # (loop, CID) -> the stream of a directory (or of an entry read ahead): reads below wait for it
+        self._streams: dict[tuple[int, bytes], asyncio.Future] = {}
+        # tasks fetching a directory's unread entries ahead, held until done (asyncio keeps
+        # only weak references to tasks)
+        self._reading_ahead: set[asyncio.Future] = set()
         # (loop, CID) -> the fetch ahead of that entry: its verified blocks, {} (stored), or None
         self._ahead: dict[tuple[int, bytes], asyncio.Future] = {}
         # (loop, multihash) -> a single-block fetch under way that reads of ranges share
@@ -1018,6 +1020,11 @@ class IPFSFileSystem(AsyncFileSystem):
         """Whether the block ``cid`` is stored here or a read is fetching it (a file's root) now."""
         return (loop_key, bytes(cid)) in self._reading or self._stored(cid)
 
+    def _taken(self, loop_key: int, directory: bytes, name: str, child: CID) -> bool:
+        """Whether entry ``name`` (``child``) of ``directory`` is here, streamed, or being read: no read-ahead of it."""
+        return (loop_key, directory, name) in self._fetching_below or (loop_key, bytes(child)) in self._streams \
+            or self._is_here(loop_key, child)
+
     async def _read_entries_ahead(self, loop_key: int, directory: CID,
                                   entries: list[tuple[str, CID, int | None]]) -> None:
         """Fetch the ``entries`` of ``directory``, :data:`READ_AHEAD_FILES` at once, skipping those read meanwhile.
@@ -1047,8 +1054,7 @@ class IPFSFileSystem(AsyncFileSystem):
         for name, child, size in entries:
             await slots.acquire()
             key = (loop_key, bytes(child))
-            if key in self._ahead or key in self._streams or (loop_key, below, name) in self._fetching_below \
-                    or self._is_here(loop_key, child):
+            if key in self._ahead or self._taken(loop_key, below, name, child):
                 slots.release()
                 continue
             future = self._ahead[key] = asyncio.ensure_future(fetch(child, size))
@@ -1136,16 +1142,16 @@ class IPFSFileSystem(AsyncFileSystem):
         if size > (READ_AHEAD_MAX_BYTES if depth == 0 else PREFETCH_MAX_BYTES) or self.cache.is_complete(directory):
             return
         below = bytes(directory)
-        taken = [(loop_key, below, name) in self._fetching_below or (loop_key, bytes(child)) in self._streams
-                 or self._is_here(loop_key, child) for name, child, _ in links]
+        taken = [self._taken(loop_key, below, name, child) for name, child, _ in links]
         done = sum(s or 0 for (_, _, s), seen in zip(links, taken) if seen)
         if done <= STREAM_RESEND_FRACTION * size:
             self._streams[(loop_key, below)] = asyncio.ensure_future(self._stream_directory(directory, size))
             return
         rest = sorted((link for link, seen in zip(links, taken) if not seen), key=lambda link: _natural_key(link[0]))
         if rest:
-            self._reading_ahead[(loop_key, below)] = asyncio.ensure_future(
-                self._read_entries_ahead(loop_key, directory, rest))
+            task = asyncio.ensure_future(self._read_entries_ahead(loop_key, directory, rest))
+            self._reading_ahead.add(task)
+            task.add_done_callback(self._reading_ahead.discard)
 
     def _ahead_done(self, key: tuple[int, bytes], future: asyncio.Future) -> None:
         # later reads find the blocks stored (or fetch them, if this failed)
