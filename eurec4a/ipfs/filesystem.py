@@ -893,8 +893,11 @@ class IPFSFileSystem(AsyncFileSystem):
             cid, tsize = await self._target(path, params, count_cold=whole)
             policy = self._not_found_policy(path)
 
+            def read() -> bytes:
+                return self.reader.read(cid, lo, end)
+
             async def fetch_file(missing: _Missing) -> None:
-                if await self._wait_for_stream(path, lambda: self.reader.read(cid, lo, end), count=whole):
+                if await self._wait_for_stream(path, read, count=whole):
                     return
                 file_key = (id(asyncio.get_running_loop()), bytes(cid))
                 ahead = self._ahead.get(file_key)
@@ -918,7 +921,7 @@ class IPFSFileSystem(AsyncFileSystem):
                         del self._reading[file_key]
 
             threaded = tsize is not None and min(tsize, (end or tsize) - lo) >= THREAD_READ_BYTES
-            return await self._with_blocks(lambda: self.reader.read(cid, lo, end), fetch_file, threaded=threaded)
+            return await self._with_blocks(read, fetch_file, threaded=threaded)
         finally:
             _FETCHED.reset(token)
 
@@ -934,8 +937,9 @@ class IPFSFileSystem(AsyncFileSystem):
         blocks: each missing block is asked for alone (``?format=raw``) by the first read
         that needs it, and the others wait for that answer instead of asking again (a CAR
         per range re-sent every shared block: 3x the data for a shard read whole). Returns
-        False, having fetched nothing, when more than :data:`RANGE_BLOCK_FETCHES` blocks are
-        missing (the caller asks for the range as one CAR).
+        False when more than :data:`RANGE_BLOCK_FETCHES` blocks of one level of the file's
+        DAG are missing, or a block below turns out missing (the caller asks for the range
+        as one CAR).
         """
         loop_key = id(asyncio.get_running_loop())
         fetched = _FETCHED.get()
@@ -953,10 +957,9 @@ class IPFSFileSystem(AsyncFileSystem):
                 key = (loop_key, bytes(block.digest))
                 flight = self._block_flights[key] = asyncio.ensure_future(self._fetch_raw(block, not_found=policy))
                 flight.add_done_callback(functools.partial(self._block_landed, key))
-            flights = [self._block_flights.get((loop_key, bytes(m.digest))) for m in missing]
+            # taken before the first await: a landed flight leaves the dict
+            flights = [self._block_flights[(loop_key, bytes(m.digest))] for m in missing]
             for block, flight in zip(missing, flights):
-                if flight is None:  # landed between the two lookups above
-                    continue
                 data = await asyncio.shield(flight)
                 if fetched is not None:
                     fetched[bytes(block.digest)] = data
