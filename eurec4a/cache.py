@@ -36,6 +36,14 @@ read it), so they rightly share one entry. The shard is two base32 characters of
 the hash digest (1024 directories), which keeps directories small without
 creating tens of thousands of them for a small cache.
 
+Writing behind a read
+---------------------
+The ``ipfs`` filesystem hands a read's blocks on once they are verified and queues them
+with :meth:`BlockCache.put_later`; one background thread per folder writes what has
+queued up, several blocks to a pack. Queued blocks are found by :meth:`BlockCache.get`
+at once; :meth:`BlockCache.flush` waits for them (``info``, ``clear``, ``evict`` and the
+completeness markers do), and the interpreter waits for them at exit.
+
 Why no locks
 ------------
 Several processes (dask workers, notebooks) may share one cache. Correctness
@@ -123,6 +131,7 @@ __all__ = [
     "MAX_ENTRY_SIZE",
     "MAX_PACK_SIZE",
     "PACK_BYTES",
+    "WRITE_BEHIND_BYTES",
     "read_regular_file",
 ]
 
@@ -158,6 +167,9 @@ _PACKS = "packs"
 PACK_SUFFIX = ".pack"
 #: Most bytes of blocks written into one pack; larger batches make several packs.
 PACK_BYTES = 8 * 1024 * 1024
+#: Most bytes of verified blocks waiting to be written behind a read (see
+#: :meth:`BlockCache.put_later`); a reader handing in more waits for the writer.
+WRITE_BEHIND_BYTES = 32 * 1024 * 1024
 #: Pack files kept open for reading per cache object.
 OPEN_PACKS = 32
 #: Largest pack file read (bytes): more than this package ever writes is not one of its packs.
@@ -431,6 +443,88 @@ def _read_pack_index(path: str) -> dict[bytes, tuple[int, int]] | None:
     return out
 
 
+class _WriteBehind:
+    """Verified blocks handed to one cache folder and not yet on disk, and the thread writing them.
+
+    Why write behind: a read that fetched a block should hand it on at once, not after
+    creating a file for it (about a millisecond each here, several under load, and in
+    the way of the next request). Blocks queued here are found by every
+    :class:`BlockCache` of the same folder in this process (:meth:`BlockCache.get`
+    looks here first), so nothing is fetched twice while it waits; the writer takes
+    whatever has queued up, up to :data:`PACK_BYTES`, as one pack (many single-block
+    reads become few files). It is a plain thread, not a daemon: the interpreter
+    waits for it at exit, so a finished read's blocks are on disk when the process
+    ends normally. The queue holds at most :data:`WRITE_BEHIND_BYTES` (callers wait in
+    :meth:`BlockCache.flush`).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.blocks: dict[bytes, tuple[CID, bytes]] = {}  # multihash -> block, queued or being written
+        self.queue: collections.deque[bytes] = collections.deque()  # not yet taken by the writer
+        self.nbytes = 0  # bytes in `blocks`
+        self.writer: threading.Thread | None = None
+
+    def add(self, cache: "BlockCache", blocks: list[tuple[CID, bytes]]) -> int:
+        with self.lock:
+            for cid, data in blocks:
+                key = bytes(cid.digest)
+                if key not in self.blocks:
+                    self.blocks[key] = (cid, data)
+                    self.queue.append(key)
+                    self.nbytes += len(data)
+            if self.queue and self.writer is None:
+                self.writer = threading.Thread(target=self._write, args=(cache,), name="eurec4a-cache-writer")
+                self.writer.start()
+            return self.nbytes
+
+    def _write(self, cache: "BlockCache") -> None:
+        while True:
+            with self.lock:
+                batch: list[tuple[CID, bytes]] = []
+                size = 0
+                while self.queue and (not batch or size + len(self.blocks[self.queue[0]][1]) <= PACK_BYTES):
+                    block = self.blocks[self.queue.popleft()]
+                    batch.append(block)
+                    size += len(block[1])
+                if not batch:
+                    self.writer = None
+                    self.changed.notify_all()
+                    return
+            try:
+                cache.put_many(batch, verify=False)  # verified before they were queued
+            except Exception:  # a bug, not a full disk (put_many warns about those): the blocks are just not kept
+                logger.exception("writing %d blocks to the cache at %s failed", len(batch), cache.path)
+            finally:
+                with self.lock:
+                    for cid, data in batch:
+                        if self.blocks.pop(bytes(cid.digest), None) is not None:
+                            self.nbytes -= len(data)
+                    self.changed.notify_all()
+
+    def wait(self, limit: int, timeout: float | None) -> bool:
+        with self.lock:
+            return self.changed.wait_for(lambda: self.nbytes <= limit and (limit or self.writer is None), timeout)
+
+
+_WRITES_LOCK = threading.Lock()
+_WRITES: dict[str, _WriteBehind] = {}  # blocks folder -> its queue (this process)
+_WRITES_PID = os.getpid()
+
+
+def _write_behind(folder: Path) -> _WriteBehind:
+    global _WRITES_PID
+    with _WRITES_LOCK:
+        if _WRITES_PID != os.getpid():  # a forked child: the parent's queue and writer are not ours
+            _WRITES.clear()
+            _WRITES_PID = os.getpid()
+        queue = _WRITES.get(str(folder))
+        if queue is None:
+            queue = _WRITES[str(folder)] = _WriteBehind()
+        return queue
+
+
 class _Entry(NamedTuple):
     path: Path
     size: int
@@ -540,6 +634,9 @@ class BlockCache:
         cid = _as_cid(cid)
         if cid.hashfun.name == "identity":
             return bytes(cid.raw_digest)  # the block is inlined in the CID itself
+        queued = _write_behind(self._blocks).blocks.get(bytes(cid.digest))
+        if queued is not None:  # verified before it was queued, and still in memory
+            return queued[1]
         with self._lock:
             packed = bytes(cid.digest) in self._pack_index
         if packed:  # a dictionary lookup spares a failing open() of the single-file entry
@@ -574,9 +671,9 @@ class BlockCache:
         cid = _as_cid(cid)
         if cid.hashfun.name == "identity":
             return True
-        if self.entry_path(cid).is_file():
-            return True
         key = bytes(cid.digest)
+        if key in _write_behind(self._blocks).blocks or self.entry_path(cid).is_file():
+            return True
         with self._lock:
             if key in self._pack_index:
                 return True
@@ -600,6 +697,7 @@ class BlockCache:
         ('.pack', 2)
         """
         cid = _as_cid(cid)
+        self.flush()  # a block queued for writing is on disk first
         path = self.entry_path(cid)
         try:
             st = os.lstat(path)
@@ -629,6 +727,7 @@ class BlockCache:
         >>> sorted(cache.stored_blocks())
         [b'a', b'bc']
         """
+        self.flush()
         for entry in self._scan():
             if entry.path.parent.name != _PACKS:
                 found = read_regular_file(entry.path, MAX_ENTRY_SIZE)
@@ -900,6 +999,50 @@ class BlockCache:
             size += len(data)
         return self._write_pack(batch) and complete
 
+    def put_later(self, blocks: list[tuple[CID, bytes]]) -> int:
+        """Queue verified blocks to be written by a background thread; the bytes now queued.
+
+        The blocks are found by :meth:`get` and ``in`` at once (by every cache object
+        of this folder in this process) and are on disk after :meth:`flush`, or when
+        the process ends normally; several queued blocks are written as one pack. For
+        bytes verified already (the gateway client calls this once a read's blocks
+        are verified): nothing is checked here. A caller that sees more than
+        :data:`WRITE_BEHIND_BYTES` queued waits in :meth:`flush` before it queues more.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from eurec4a.ipfs.codecs import raw_cid
+        >>> cache = BlockCache(tempfile.mkdtemp())
+        >>> queued = cache.put_later([(raw_cid(b"a"), b"a"), (raw_cid(b"b"), b"b")])
+        >>> cache.get(raw_cid(b"a"))  # found while it waits
+        b'a'
+        >>> cache.flush()
+        True
+        >>> cache.info()["blocks"]
+        2
+        """
+        wanted = [(c, d) for c, d in ((_as_cid(c), d) for c, d in blocks)
+                  if c.hashfun.name != "identity" and len(d) <= min(self.max_size, MAX_ENTRY_SIZE)]
+        if not wanted:
+            return 0
+        return _write_behind(self._blocks).add(self, wanted)
+
+    def flush(self, limit: int = 0, timeout: float | None = None) -> bool:
+        """Wait until at most ``limit`` bytes of blocks queued by :meth:`put_later` are unwritten.
+
+        With ``limit=0`` (the default) every queued block of this folder is on disk (or
+        its write failed, which was logged) when this returns True; False means
+        ``timeout`` seconds passed first.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> BlockCache(tempfile.mkdtemp()).flush()  # nothing queued
+        True
+        """
+        return _write_behind(self._blocks).wait(limit, timeout)
+
     def _write_pack(self, batch: list[tuple[bytes, bytes]]) -> bool:
         parts = [_PACK_MAGIC]
         index = {}
@@ -1052,6 +1195,7 @@ class BlockCache:
         2
         """
         limit = self.max_size if target is None else parse_size(target, setting="target")
+        self.flush()
         entries = list(self._scan())
         total = sum(e.size for e in entries)
         removed, freed = self._evict_entries(entries, total, limit)
@@ -1090,6 +1234,7 @@ class BlockCache:
         >>> info = cache.info(); info["entries"], info["blocks"], info["max_size"]
         (2, 3, 1024)
         """
+        self.flush()
         entries = list(self._scan())
         size = sum(e.size for e in entries)
         blocks = 0
@@ -1118,6 +1263,7 @@ class BlockCache:
         >>> raw_cid(b"abc") in cache
         False
         """
+        self.flush()  # else queued blocks would land after the clear
         for entry in self._scan():
             _unlink_quietly(entry.path)
         try:
@@ -1206,6 +1352,14 @@ class Cache:
         """Store several blocks, in packs when more than one; whether all are stored (see :meth:`BlockCache.put_many`)."""
         return self.blocks.put_many(blocks, verify=verify)
 
+    def put_later(self, blocks: list[tuple[CID, bytes]]) -> int:
+        """Queue verified blocks for a background write; the bytes queued (see :meth:`BlockCache.put_later`)."""
+        return self.blocks.put_later(blocks)
+
+    def flush(self, limit: int = 0, timeout: float | None = None) -> bool:
+        """Wait for queued block writes (see :meth:`BlockCache.flush`)."""
+        return self.blocks.flush(limit, timeout)
+
     def __contains__(self, cid: object) -> bool:
         return cid in self.blocks
 
@@ -1226,6 +1380,7 @@ class Cache:
         >>> cache.mark_complete(raw_cid(b"x")); cache.is_complete(raw_cid(b"x"))
         True
         """
+        self.blocks.flush()  # a marker never vouches for blocks still queued in memory
         try:
             atomic_write_bytes(self._marker(cid), b"", fsync=False)
         except OSError as exc:  # a read-only cache: walking the DAG again is the only cost

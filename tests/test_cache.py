@@ -622,3 +622,64 @@ def test_concurrent_processes_writing_packs_see_only_right_bytes(tmp_path):
         for n in range(30):
             data = block(100 * (w + 1) + n, 2000)
             assert fresh.get(raw_cid(data)) == data
+
+
+# ---------------------------------------------------------------- writing behind a read
+
+def _blocks(n: int, size: int = 1000) -> list[tuple[CID, bytes]]:
+    out = []
+    for i in range(n):
+        data = i.to_bytes(4, "big") * (size // 4)
+        out.append((raw_cid(data), data))
+    return out
+
+
+def test_blocks_queued_for_writing_are_found_at_once_and_packed_together(tmp_path):
+    blocks = _blocks(200)
+    cache = BlockCache(tmp_path)
+    queued = cache.put_later(blocks)
+    assert queued <= 200 * 1000
+    other = BlockCache(tmp_path)  # another object of the same folder (another filesystem instance)
+    for cid, data in blocks[::37]:
+        assert cid in other and other.get(cid) == data
+    assert cache.flush(timeout=60)
+    info = BlockCache(tmp_path).info()
+    # queued in one call: one pack, not 200 files (a file costs ~1 ms to create)
+    assert (info["blocks"], info["entries"]) == (200, 1)
+    fresh = BlockCache(tmp_path)
+    assert all(fresh.get(cid) == data for cid, data in blocks)
+
+
+def test_queued_blocks_are_on_disk_when_the_process_ends(tmp_path):
+    """A process that queued blocks and ends at once (a notebook closed after a load) loses none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from eurec4a.cache import BlockCache\n"
+        "from eurec4a.ipfs.codecs import raw_cid\n"
+        "blocks = [(raw_cid(d), d) for d in (i.to_bytes(4, 'big') * 50000 for i in range(100))]\n"
+        "BlockCache(sys.argv[1]).put_later(blocks)\n"  # 20 MB: still being written when the script ends
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=120)
+    cache = BlockCache(tmp_path)
+    missing = [i for i in range(100) if cache.get(raw_cid(i.to_bytes(4, "big") * 50000)) is None]
+    assert missing == []
+
+
+def test_clear_leaves_no_queued_block_behind(tmp_path):
+    cache = BlockCache(tmp_path)
+    blocks = _blocks(50, 100_000)
+    cache.put_later(blocks)
+    cache.clear()
+    assert cache.flush(timeout=60)
+    fresh = BlockCache(tmp_path)
+    assert fresh.info()["blocks"] == 0
+    assert not any(cid in fresh for cid, _ in blocks)
+
+
+def test_nothing_is_queued_for_a_cache_that_stores_nothing(tmp_path):
+    cache = BlockCache(tmp_path, max_size=0)
+    assert cache.put_later(_blocks(3)) == 0
+    assert cache.flush(timeout=5) and cache.info()["blocks"] == 0

@@ -105,6 +105,47 @@ def test_ranges_of_one_file_read_at_once_fetch_each_block_once(tmp_path, profile
         assert gw.count() == before + len(asked)  # stored: a fresh filesystem asks nothing
 
 
+@pytest.mark.parametrize("profile", ["unixfs-v0-2015", "kubo-raw-leaves"])
+def test_first_reads_below_a_cold_directory_bring_its_block_once(tmp_path, profile):
+    """Eight first reads at once below a variable's directory not here yet: its block comes once.
+
+    A variable of thousands of chunks has a directory block of a hundred KiB and more;
+    every read asking by path gets it in its answer (8 reads at once sent it 8 times).
+    """
+    import asyncio
+
+    from eurec4a.ipfs import filesystem
+
+    var = tmp_path / "tree" / "var"
+    var.mkdir(parents=True)
+    # 3,000 chunks of 2 KiB, all different: more than SMALL_DIRECTORY_BYTES in all
+    chunks = {f"{i}.0": i.to_bytes(4, "big") * 512 for i in range(3000)}
+    for name, data in chunks.items():
+        (var / name).write_bytes(data)
+    (tmp_path / "tree" / "meta.json").write_text("{}")
+    store = MemoryBlockStore()
+    root = import_directory(tmp_path / "tree", store, profile)
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        fs = _fs(gw)
+        fs.cat_file(f"{root}/meta.json")  # the root block is here, the variable's directory is not
+        var_cid = fs.reader.lookup(root, "var").cid
+        dir_block = len(store.blocks[var_cid])
+        assert dir_block > 100_000 and fs.reader.lookup(root, "var").tsize > filesystem.SMALL_DIRECTORY_BYTES
+        before = fs.statistics["bytes_received"]
+        names = [f"{i}.0" for i in range(0, 3000, 375)]
+
+        async def first_reads():
+            return await asyncio.gather(*(fs._cat_file(f"{root}/var/{n}") for n in names))
+
+        got = asyncio.run_coroutine_threadsafe(first_reads(), fs.loop).result(60)
+        assert got == [chunks[n] for n in names]
+        received = fs.statistics["bytes_received"] - before
+        assert dir_block <= received < 1.5 * dir_block, (received, dir_block)
+        count = gw.count()
+        assert [_fs(gw).cat_file(f"{root}/var/{n}") for n in names] == got
+        assert gw.count() == count  # stored: a fresh filesystem asks nothing
+
+
 def test_a_shared_block_fetch_failing_fails_every_range_waiting_for_it(content):
     import asyncio
 
