@@ -474,10 +474,16 @@ class _WriteBehind:
                     self.blocks[key] = (cid, data)
                     self.queue.append(key)
                     self.nbytes += len(data)
-            if self.queue and self.writer is None:
-                self.writer = threading.Thread(target=self._write, args=(cache,), name="eurec4a-cache-writer")
+            if not self.queue or self.writer is not None:
+                return self.nbytes
+            self.writer = threading.Thread(target=self._write, args=(cache,), name="eurec4a-cache-writer")
+            try:
                 self.writer.start()
-            return self.nbytes
+                return self.nbytes
+            except RuntimeError:  # no new thread (interpreter shutdown): this caller writes the queue
+                pass
+        self._write(cache)
+        return 0
 
     def _write(self, cache: "BlockCache") -> None:
         while True:
@@ -510,15 +516,22 @@ class _WriteBehind:
 
 _WRITES_LOCK = threading.Lock()
 _WRITES: dict[str, _WriteBehind] = {}  # blocks folder -> its queue (this process)
-_WRITES_PID = os.getpid()
+
+
+def _forget_writes_after_fork() -> None:
+    # a forked child (multiprocessing, dask's fork start method) has neither the parent's
+    # writer thread nor a usable lock; the parent writes what it queued
+    global _WRITES_LOCK
+    _WRITES_LOCK = threading.Lock()
+    _WRITES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writes_after_fork)
 
 
 def _write_behind(folder: Path) -> _WriteBehind:
-    global _WRITES_PID
     with _WRITES_LOCK:
-        if _WRITES_PID != os.getpid():  # a forked child: the parent's queue and writer are not ours
-            _WRITES.clear()
-            _WRITES_PID = os.getpid()
         queue = _WRITES.get(str(folder))
         if queue is None:
             queue = _WRITES[str(folder)] = _WriteBehind()
@@ -999,15 +1012,27 @@ class BlockCache:
             size += len(data)
         return self._write_pack(batch) and complete
 
-    def put_later(self, blocks: list[tuple[CID, bytes]]) -> int:
-        """Queue verified blocks to be written by a background thread; the bytes now queued.
+    def put_later(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> int:
+        """Queue blocks to be written by a background thread; the bytes now queued.
 
         The blocks are found by :meth:`get` and ``in`` at once (by every cache object
         of this folder in this process) and are on disk after :meth:`flush`, or when
-        the process ends normally; several queued blocks are written as one pack. For
-        bytes verified already (the gateway client calls this once a read's blocks
-        are verified): nothing is checked here. A caller that sees more than
-        :data:`WRITE_BEHIND_BYTES` queued waits in :meth:`flush` before it queues more.
+        the process ends normally; several queued blocks are written as one pack. A
+        caller that sees more than :data:`WRITE_BEHIND_BYTES` queued waits in
+        :meth:`flush` before it queues more (the gateway client does).
+
+        Parameters
+        ----------
+        blocks
+            ``(cid, bytes)`` pairs.
+        verify
+            Check every block against its CID first, as :meth:`put_many` does (``False``
+            only for bytes verified already); on a mismatch nothing is queued.
+
+        Raises
+        ------
+        BlockVerificationError
+            A block does not hash to its CID (with ``verify``).
 
         Examples
         --------
@@ -1022,8 +1047,11 @@ class BlockCache:
         >>> cache.info()["blocks"]
         2
         """
-        wanted = [(c, d) for c, d in ((_as_cid(c), d) for c, d in blocks)
-                  if c.hashfun.name != "identity" and len(d) <= min(self.max_size, MAX_ENTRY_SIZE)]
+        pairs = [(_as_cid(c), d) for c, d in blocks]
+        if verify:
+            for cid, data in pairs:
+                verify_block(cid, data, source="the bytes given to the cache")
+        wanted = [(c, d) for c, d in pairs if c.hashfun.name != "identity" and len(d) <= min(self.max_size, MAX_ENTRY_SIZE)]
         if not wanted:
             return 0
         return _write_behind(self._blocks).add(self, wanted)
@@ -1352,9 +1380,9 @@ class Cache:
         """Store several blocks, in packs when more than one; whether all are stored (see :meth:`BlockCache.put_many`)."""
         return self.blocks.put_many(blocks, verify=verify)
 
-    def put_later(self, blocks: list[tuple[CID, bytes]]) -> int:
-        """Queue verified blocks for a background write; the bytes queued (see :meth:`BlockCache.put_later`)."""
-        return self.blocks.put_later(blocks)
+    def put_later(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> int:
+        """Queue blocks for a background write; the bytes queued (see :meth:`BlockCache.put_later`)."""
+        return self.blocks.put_later(blocks, verify=verify)
 
     def flush(self, limit: int = 0, timeout: float | None = None) -> bool:
         """Wait for queued block writes (see :meth:`BlockCache.flush`)."""

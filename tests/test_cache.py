@@ -683,3 +683,10 @@ def test_nothing_is_queued_for_a_cache_that_stores_nothing(tmp_path):
     cache = BlockCache(tmp_path, max_size=0)
     assert cache.put_later(_blocks(3)) == 0
     assert cache.flush(timeout=5) and cache.info()["blocks"] == 0
+
+
+def test_altered_bytes_are_never_queued(tmp_path):
+    cache = BlockCache(tmp_path)
+    with pytest.raises(BlockVerificationError):
+        cache.put_later([(raw_cid(b"a"), b"a"), (raw_cid(b"b"), b"not b")])
+    assert raw_cid(b"a") not in cache and raw_cid(b"b") not in cache  # nothing of the batch

@@ -464,7 +464,7 @@ class IPFSFileSystem(AsyncFileSystem):
         A read goes on at once; it waits only while the writer is more than
         :data:`~eurec4a.cache.WRITE_BEHIND_BYTES` behind (memory stays bounded).
         """
-        if self.cache.put_later(blocks) > WRITE_BEHIND_BYTES:
+        if self.cache.put_later(blocks, verify=False) > WRITE_BEHIND_BYTES:  # verified on arrival
             await asyncio.to_thread(self.cache.flush, WRITE_BEHIND_BYTES // 2)
 
     def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> bool:
