@@ -1215,7 +1215,7 @@ class IPFSFileSystem(AsyncFileSystem):
                 _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, max_bytes=_cap(tsize),
                                                        not_found="failover")
             if complete or self._complete_locally(cid):
-                self.cache.mark_complete(cid)
+                await asyncio.to_thread(self.cache.mark_complete, cid)  # waits for queued writes: not on the loop
                 return {}  # stored, nothing to hand over: its readers read the cache
         except Exception as exc:  # the readers waiting for it fetch on their own instead
             logger.info("prefetching /ipfs/%s failed (%s); files are fetched one by one", cid, exc)
@@ -1238,12 +1238,12 @@ class IPFSFileSystem(AsyncFileSystem):
             _, nbytes, complete = await self._fetch_car(cid, [], {"dag-scope": "all"}, progress=progress,
                                                         defer_leaves=True)
             if complete:  # every block reachable from cid arrived and is stored: no second walk
-                self.cache.mark_complete(cid)
+                await asyncio.to_thread(self.cache.mark_complete, cid)  # waits for queued writes: not on the loop
                 return nbytes
         blocks = await self._with_blocks(lambda: list(self.reader.walk_blocks(cid)), lambda m: self._fetch_raw(m.cid))
         total = sum(len(self._local_block(b)) for b in blocks)
         if all(b in self.cache for b in blocks):
-            self.cache.mark_complete(cid)
+            await asyncio.to_thread(self.cache.mark_complete, cid)  # waits for queued writes: not on the loop
         return total
 
     async def _dag_size(self, cid: Any) -> int | None:
@@ -1264,7 +1264,7 @@ class IPFSFileSystem(AsyncFileSystem):
             return 0
         _, _, complete = await self._fetch_car(cid, [], {"dag-scope": "all"})
         if complete or self._complete_locally(cid):
-            self.cache.mark_complete(cid)
+            await asyncio.to_thread(self.cache.mark_complete, cid)  # waits for queued writes: not on the loop
         return 1
 
     def _complete_locally(self, cid: CID) -> bool:
