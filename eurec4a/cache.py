@@ -1051,7 +1051,8 @@ class BlockCache:
         if verify:
             for cid, data in pairs:
                 verify_block(cid, data, source="the bytes given to the cache")
-        wanted = [(c, d) for c, d in pairs if c.hashfun.name != "identity" and len(d) <= min(self.max_size, MAX_ENTRY_SIZE)]
+        largest = min(self.max_size, MAX_ENTRY_SIZE)
+        wanted = [(c, d) for c, d in pairs if c.hashfun.name != "identity" and len(d) <= largest]
         if not wanted:
             return 0
         return _write_behind(self._blocks).add(self, wanted)
