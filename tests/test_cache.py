@@ -690,3 +690,32 @@ def test_altered_bytes_are_never_queued(tmp_path):
     with pytest.raises(BlockVerificationError):
         cache.put_later([(raw_cid(b"a"), b"a"), (raw_cid(b"b"), b"not b")])
     assert raw_cid(b"a") not in cache and raw_cid(b"b") not in cache  # nothing of the batch
+
+
+def _queue_in_forked_child(root: str, results) -> None:
+    cache = BlockCache(root)
+    data = b"written by the child" * 1000
+    try:
+        cache.put_later([(raw_cid(data), data)])
+        results.put("ok" if cache.flush(timeout=30) and cache.locate(raw_cid(data)) is not None else "not on disk")
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+# forking beside a running writer thread is the very case tested (Python 3.12+ warns of it)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_writes_its_own_queue_and_the_parent_keeps_its_own(tmp_path):
+    """dask and multiprocessing may fork while the parent has blocks queued: neither side hangs or loses any."""
+    cache = BlockCache(tmp_path)
+    blocks = _blocks(30, 200_000)  # 6 MB: still queued when the child starts
+    cache.put_later(blocks)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_queue_in_forked_child, args=(str(tmp_path), results))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and results.get(timeout=5) == "ok"
+    assert cache.flush(timeout=60)
+    fresh = BlockCache(tmp_path)
+    assert all(fresh.get(cid) == data for cid, data in blocks)
