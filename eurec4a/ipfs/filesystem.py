@@ -771,10 +771,7 @@ class IPFSFileSystem(AsyncFileSystem):
                         self._note_cold_read(path)
                     await self._fetch_towards(root, cid, rest, tsize, missing, params, cars)
                 finally:
-                    flights.discard(flight)
-                    if not flights and self._resolving.get(flight_key) is flights:
-                        del self._resolving[flight_key]
-                    flight.set_result(None)
+                    self._end_flight(flight_key, flights, flight)
                     self._fetching_below.subtract(below)
                     for entry in below:
                         if not self._fetching_below[entry]:
@@ -797,12 +794,17 @@ class IPFSFileSystem(AsyncFileSystem):
                 failure = exc
                 raise
             finally:
-                flights.discard(flight)
-                if not flights and self._resolving.get(flight_key) is flights:
-                    del self._resolving[flight_key]
-                flight.set_result(failure)  # a sibling probe waiting for the root block learns why
+                self._end_flight(flight_key, flights, flight, failure)  # a waiting sibling probe learns why
             cars += 1
         raise ContentNotFoundError(f"resolving {key} needed more than {MAX_SINGLE_BLOCK_FETCHES} separate blocks")
+
+    def _end_flight(self, flight_key: tuple[int, bytes], flights: set[asyncio.Future], flight: asyncio.Future,
+                    failure: BaseException | None = None) -> None:
+        """A request by path for the block ``flight_key`` is over: forget it and wake its waiters with ``failure``."""
+        flights.discard(flight)
+        if not flights and self._resolving.get(flight_key) is flights:
+            del self._resolving[flight_key]
+        flight.set_result(failure)
 
     def _path_entries(self, root: CID, parts: list[str]) -> list[tuple[int, bytes, str]]:
         """``(loop, directory, name)`` of each step of ``root/parts`` as far as its directories are here."""
