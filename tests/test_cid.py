@@ -78,6 +78,7 @@ def test_cid_from_bytes_fast_path_equals_multiformats(digest, shape):
     cid_from_bytes.cache_clear()
     got = cid_from_bytes(bytes(expected))
     assert got == expected and str(got) == str(expected) and got.codec == expected.codec
+    assert hash(got) == hash(expected) and bytes(got) == bytes(expected) and got.digest == expected.digest
 
 
 @pytest.mark.parametrize("hashfun", ["sha2-512", "blake2b-256", "identity"])
@@ -99,3 +100,33 @@ def test_read_varint_equals_multiformats(value, prefix):
 def test_read_varint_rejects_truncated_overlong_and_non_minimal(bad):
     with pytest.raises(ValueError):
         read_varint(bad)
+
+
+_LINK = st.builds(lambda digest, name, tsize: (digest, name, tsize), st.binary(min_size=1, max_size=8),
+                  st.one_of(st.none(), st.text(max_size=6)), st.one_of(st.none(), st.integers(0, 2**40)))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.none(), st.binary(max_size=40)), links=st.lists(_LINK, max_size=4),
+       edits=st.lists(st.tuples(st.sampled_from(["set", "cut", "insert"]), st.integers(0, 10**6),
+                                st.integers(0, 255)), max_size=3))
+def test_decode_pbnode_common_path_equals_the_general_decoder(data, links, edits):
+    """The one-loop decoder of the usual fields gives what the field-by-field one gives, errors included."""
+    from eurec4a.ipfs.codecs import PBLink, _decode_pbnode_general, decode_pbnode, encode_pbnode, raw_cid
+
+    block = bytearray(encode_pbnode(data, [PBLink(raw_cid(d), n, t) for d, n, t in links]))
+    for op, at, byte in edits:  # damage it: the two must still agree (or fail alike)
+        if op == "set" and block:
+            block[at % len(block)] = byte
+        elif op == "cut" and block:
+            del block[at % len(block):]
+        elif op == "insert":
+            block.insert(at % (len(block) + 1), byte)
+
+    def outcome(decode):
+        try:
+            return decode(bytes(block))
+        except Exception as exc:  # noqa: BLE001 - the kind of failure is what is compared
+            return type(exc)
+
+    assert outcome(decode_pbnode) == outcome(_decode_pbnode_general)
