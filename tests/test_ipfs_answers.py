@@ -626,3 +626,96 @@ def test_a_stalled_gateway_names_the_read_timeout(tmp_path):
     with Scripted(stall) as stalled:
         with pytest.raises(GatewayError, match="EUREC4A_TIMEOUT|EUREC4A_DEADLINE"):
             _fs([stalled.url], tmp_path, timeout=0.5, deadline=4).cat_file(f"{root}/plain.txt")
+
+
+# ------------------------------------------------------------ HAMT-sharded directories
+def _sharded_variable(tmp_path, count, size=3000, fanout=256):
+    """A variable of ``count`` chunks in a HAMT-sharded directory (kubo shards those over 256 KiB)."""
+    from eurec4a.ipfs.codecs import UNIXFS_HAMT_SHARD, decode_pbnode, decode_unixfs
+
+    top = tmp_path / "sharded"
+    (top / "var").mkdir(parents=True)
+    (top / ".zmetadata").write_text("{}")
+    expected = {}
+    for i in range(count):
+        data = (i.to_bytes(3, "big")) * (size // 3)  # distinct for every chunk
+        (top / "var" / f"{i}.0").write_bytes(data)
+        expected[f"var/{i}.0"] = data
+    store = MemoryBlockStore()
+    # a low threshold shards a directory of hundreds of entries as kubo shards one of thousands
+    root = import_directory(top, store, "unixfs-v1-2025", hamt_threshold=2000, hamt_fanout=fanout)
+    var = next(link.cid for link in decode_pbnode(store.blocks[root]).links if link.name == "var")
+    assert decode_unixfs(decode_pbnode(store.blocks[var]).data).type == UNIXFS_HAMT_SHARD
+    return str(root), dict(store.blocks), expected, var
+
+
+def _at_most_the_data_and_its_shards(fs, gw, blocks, expected, var):
+    """Bytes received: the data, CAR framing, the shards twice, and the top shard once per request.
+
+    A read asking by path below a sharded directory gets the shards on its path in the
+    answer (the gateway walks them), and a stream of the directory sends its shards and
+    up to STREAM_RESEND_FRACTION of its data again; nothing else may come twice.
+    """
+    from eurec4a.ipfs import filesystem
+    from eurec4a.ipfs.codecs import decode_pbnode, decode_unixfs
+
+    def shards(cid):
+        node = decode_pbnode(blocks[cid])
+        width = len(f"{decode_unixfs(node.data).fanout - 1:X}")
+        subs = [link.cid for link in node.links if len(link.name or "") == width]
+        return len(blocks[cid]) + sum(shards(s) for s in subs)
+
+    data = sum(len(v) for v in expected.values())
+    bound = (data * (1 + filesystem.STREAM_RESEND_FRACTION) + 64 * len(expected) + 2 * shards(var)
+             + gw.count() * len(blocks[var]))
+    assert fs.statistics["bytes_received"] <= bound, (fs.statistics, data, bound)
+
+
+def test_a_sharded_directory_read_whole_becomes_one_stream(tmp_path):
+    """A variable whose directory is a HAMT, loaded whole: one stream, not a request per chunk.
+
+    Its entries cannot be listed until its shards are here; the reads so far are counted
+    from the shards at hand (the others hold no entry read yet).
+    """
+    from eurec4a.ipfs import filesystem
+
+    count = 40 * filesystem.PREFETCH_TRIGGER
+    root, blocks, expected, var = _sharded_variable(tmp_path, count)
+    names = sorted(expected, key=lambda n: int(n.split("/")[1].split(".")[0]))
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        assert _load_like_dask(fs, root, names) == expected
+        assert sum("dag-scope=all" in r.path for r in gw.requests) == 1
+        assert gw.count() <= 2 * filesystem.PREFETCH_TRIGGER + 8 < count
+        _at_most_the_data_and_its_shards(fs, gw, blocks, expected, var)
+        before = gw.count()
+        assert _load_like_dask(_fs([gw.url], tmp_path), root, names) == expected
+        assert gw.count() == before  # all of it is in the cache
+
+
+def test_a_sharded_directory_read_further_than_a_stream_allows_comes_file_by_file(tmp_path):
+    """A sharded variable of a few hundred chunks loaded whole: its shards come once, then each file once.
+
+    At the trigger more of it is here or being read than a stream may send again: its
+    missing shards are fetched (one ``dag-scope=entity`` request), then the files ahead.
+    """
+    from eurec4a.ipfs import filesystem
+
+    count = 3 * filesystem.PREFETCH_TRIGGER * 4
+    # a small fanout: shards below shards, as in a directory of tens of thousands of chunks
+    root, blocks, expected, var = _sharded_variable(tmp_path, count, fanout=16)
+    names = sorted(expected, key=lambda n: int(n.split("/")[1].split(".")[0]))
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs([gw.url], tmp_path)
+        first = names[: filesystem.PREFETCH_TRIGGER - 1]
+        assert _load_like_dask(fs, root, first) == {n: expected[n] for n in first}
+        assert _load_like_dask(fs, root, names) == expected
+        assert not [r.path for r in gw.requests if "dag-scope=all" in r.path]
+        files_asked = [r.path.split("?")[0] for r in gw.requests if "format=raw" in r.path]
+        assert len(files_asked) == len(set(files_asked))  # no file twice
+        # its shards came once, in one request; then files by their CIDs, not by path through them
+        assert sum(r.path.startswith(f"/ipfs/{var}?") for r in gw.requests) == 1
+        by_path = [r.path for r in gw.requests if "/var/" in r.path]
+        assert len(by_path) <= 2 * filesystem.PREFETCH_TRIGGER + 8 < count // 2, len(by_path)
+        assert gw.count() <= count + 2
+        _at_most_the_data_and_its_shards(fs, gw, blocks, expected, var)

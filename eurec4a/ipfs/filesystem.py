@@ -1167,7 +1167,8 @@ class IPFSFileSystem(AsyncFileSystem):
                 return
             directory, size, depth = link.cid, link.tsize, depth + 1
 
-    def _read_ahead(self, loop_key: int, directory: CID, size: int | None, depth: int) -> None:
+    def _read_ahead(self, loop_key: int, directory: CID, size: int | None, depth: int,
+                    shards_fetched: bool = False) -> None:
         """Fetch ahead what is below ``directory`` and nobody has read or is reading.
 
         At most :data:`READ_AHEAD_MAX_BYTES` below a root CID (a guess across variables),
@@ -1176,13 +1177,21 @@ class IPFSFileSystem(AsyncFileSystem):
         streamed whole (one ``dag-scope=all`` CAR); otherwise each of its other entries is
         fetched on its own, :data:`READ_AHEAD_FILES` at a time (see
         :meth:`_read_entries_ahead`). Nothing crosses the wire twice beyond that fraction.
+
+        A HAMT-sharded directory (kubo shards those whose block would pass 256 KiB: a
+        variable of thousands of chunks) may have only some of its shards here. Its
+        entries in the others cannot have been read (a read brings the shards on its
+        path), so what is here or being read is counted from the shards at hand and the
+        directory is streamed whole as above; when more than that fraction is read, its
+        missing shards are fetched first, as one ``dag-scope=entity`` CAR (the shards and
+        no entry), and the entries are then fetched one by one.
         """
         try:
-            links = self.reader.links(directory)
-        except (_Missing, Eurec4aError):  # a HAMT not fetched whole, or not a directory
+            links, whole = self.reader.known_links(directory, _Missing)
+        except (_Missing, Eurec4aError):  # its block is not here, or it is not a directory
             return
         if size is None:  # a root: what its entries announce
-            if any(s is None for _, _, s in links):
+            if not whole or any(s is None for _, _, s in links):
                 return
             size = sum(s for _, _, s in links)
         if size > (READ_AHEAD_MAX_BYTES if depth == 0 else PREFETCH_MAX_BYTES) or self.cache.is_complete(directory):
@@ -1193,11 +1202,28 @@ class IPFSFileSystem(AsyncFileSystem):
         if done <= STREAM_RESEND_FRACTION * size:
             self._streams[(loop_key, below)] = asyncio.ensure_future(self._stream_directory(directory, size))
             return
+        if not whole:
+            if not shards_fetched:
+                task = asyncio.ensure_future(self._fetch_shards_then_read_ahead(loop_key, directory, size, depth))
+                self._reading_ahead.add(task)
+                task.add_done_callback(self._reading_ahead.discard)
+            return
         rest = sorted((link for link, seen in zip(links, taken) if not seen), key=lambda link: _natural_key(link[0]))
         if rest:
             task = asyncio.ensure_future(self._read_entries_ahead(loop_key, directory, rest))
             self._reading_ahead.add(task)
             task.add_done_callback(self._reading_ahead.discard)
+
+    async def _fetch_shards_then_read_ahead(self, loop_key: int, directory: CID, size: int | None,
+                                            depth: int) -> None:
+        """Fetch every shard of the HAMT ``directory`` (not its entries), then read ahead below it."""
+        try:
+            await self._fetch_car(directory, [], {"dag-scope": "entity"}, max_bytes=_cap(size),
+                                  not_found="failover")
+        except Exception as exc:  # the reads below it go on fetching what they need themselves
+            logger.info("fetching the shards of /ipfs/%s failed (%s); no read-ahead below it", directory, exc)
+            return
+        self._read_ahead(loop_key, directory, size, depth, shards_fetched=True)
 
     def _ahead_done(self, key: tuple[int, bytes], future: asyncio.Future) -> None:
         # later reads find the blocks stored (or fetch them, if this failed)

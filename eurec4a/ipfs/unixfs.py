@@ -16,7 +16,7 @@ b'at'
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from multiformats import CID
 
@@ -202,13 +202,33 @@ class UnixFSReader:
             out = list(self._hamt_links(node, width))
         return sorted(out, key=lambda item: item[0])
 
-    def _hamt_links(self, node: PBNode, width: int) -> Iterator[tuple[str, CID, int | None]]:
+    def known_links(self, cid: CID, missing: type[Exception] | tuple[type[Exception], ...]
+                    ) -> tuple[list[tuple[str, CID, int | None]], bool]:
+        """The entries of a directory whose blocks are at hand, and whether that is all of them.
+
+        Like :meth:`links`, but a HAMT shard whose block cannot be had (``get_block``
+        raises ``missing``) is skipped instead of failing the listing: ``(entries, False)``.
+        """
+        node, fs = self.node(cid)
+        if node is None or fs.type != UNIXFS_HAMT_SHARD:
+            return self.links(cid), True
+        width = len(f"{(fs.fanout or 256) - 1:X}")
+        skipped: list[bool] = []
+        out = list(self._hamt_links(node, width, missing, skipped))
+        return sorted(out, key=lambda item: item[0]), not skipped
+
+    def _hamt_links(self, node: PBNode, width: int, missing: Any = (),
+                    skipped: list[bool] | None = None) -> Iterator[tuple[str, CID, int | None]]:
         for link in node.links:
             lname = link.name or ""
             if len(lname) == width:
-                sub, _ = self.node(link.cid)
+                try:
+                    sub, _ = self.node(link.cid)
+                except missing:
+                    skipped.append(True)  # type: ignore[union-attr]
+                    continue
                 if sub is not None:
-                    yield from self._hamt_links(sub, width)
+                    yield from self._hamt_links(sub, width, missing, skipped)
             else:
                 yield lname[width:], link.cid, link.tsize
 
