@@ -10,6 +10,8 @@ Issue "Data at the speed of the wire". Builds zarr v2 stores shaped like EUREC4A
   on zarr 2, cannot read it and is not run on it);
 * ``soundings``: a 2-D (sounding x altitude) dataset, 7 variables and 3 coordinates in
   94 Blosc-compressed chunks;
+* ``sharded-chunks``: one float32 variable in 7,000 uncompressed chunks of 1 KiB (7 MiB),
+  enough entries for kubo to shard the variable's directory (a HAMT) in both profiles;
 
 imports each with the package's UnixFS importer in two DAG profiles
 (``unixfs-v0-2015``: kubo's defaults, CIDv0, 256 KiB chunks, dag-pb leaves;
@@ -44,7 +46,7 @@ after printing what was measured). The test gateway's per-request decoding is me
 
 Usage::
 
-    python benchmarks/bench_data.py                  # 4 stores x 2 profiles x (0, 50 ms), 3 runs (~13 min)
+    python benchmarks/bench_data.py                  # 5 stores x 2 profiles x (0, 50 ms), 3 runs (~20 min)
     python benchmarks/bench_data.py --quick          # small stores, 1 run, no 0.0.6 (< 1 min)
     python benchmarks/bench_data.py --store soundings --latency 0.05 --json out.json
     python benchmarks/bench_data.py --report out.json   # the tables of a saved run again
@@ -77,7 +79,7 @@ CHILD = HERE / "data_child.py"
 MIB = 1024 * 1024
 ENTRY = "data"
 PROFILES = ("unixfs-v0-2015", "kubo-raw-leaves")
-STORES = ("large-chunks", "small-chunks", "soundings", "v3-small-chunks")
+STORES = ("large-chunks", "small-chunks", "soundings", "v3-small-chunks", "sharded-chunks")
 QUICK_STORES = ("large-chunks", "soundings")
 QUICK_PROFILES = ("kubo-raw-leaves",)
 CLIENTS = ("wire", "ipfsspec", "0.0.6", "cold", "warm", "pull", "local")
@@ -217,6 +219,13 @@ def make_store(name: str, base: Path, quick: bool) -> Store:
         version = 3 if name.startswith("v3") else 2
         _write(ds, path, {"q": {"chunks": (1, 4096), "compressors": None}}, version)
         desc = f"{n} chunks of 16 KiB, float32, uncompressed" + (", zarr v3 (c/i/0)" if version == 3 else "")
+    elif name == "sharded-chunks":
+        # kubo shards a directory whose links pass 256 KiB (~6,300 entries of this shape)
+        n = 700 if quick else 7000
+        data = rng.standard_normal((n, 256), dtype=np.float32)
+        ds = xr.Dataset({"q": (("profile", "level"), data)}, attrs={"title": "1 KiB chunks"})
+        _write(ds, path, {"q": {"chunks": (1, 256), "compressors": None}})
+        desc = f"{n} chunks of 1 KiB, float32, uncompressed" + ("" if quick else ", a HAMT-sharded directory")
     elif name == "soundings":
         per_chunk = 10 if quick else 100
         n_snd, n_alt = 13 * per_chunk, 1001
