@@ -1204,15 +1204,17 @@ class IPFSFileSystem(AsyncFileSystem):
             return
         if not whole:
             if not shards_fetched:
-                task = asyncio.ensure_future(self._fetch_shards_then_read_ahead(loop_key, directory, size, depth))
-                self._reading_ahead.add(task)
-                task.add_done_callback(self._reading_ahead.discard)
+                self._ahead_in_background(self._fetch_shards_then_read_ahead(loop_key, directory, size, depth))
             return
         rest = sorted((link for link, seen in zip(links, taken) if not seen), key=lambda link: _natural_key(link[0]))
         if rest:
-            task = asyncio.ensure_future(self._read_entries_ahead(loop_key, directory, rest))
-            self._reading_ahead.add(task)
-            task.add_done_callback(self._reading_ahead.discard)
+            self._ahead_in_background(self._read_entries_ahead(loop_key, directory, rest))
+
+    def _ahead_in_background(self, work: Any) -> None:
+        # kept in a set until done: the event loop holds only weak references to tasks
+        task = asyncio.ensure_future(work)
+        self._reading_ahead.add(task)
+        task.add_done_callback(self._reading_ahead.discard)
 
     async def _fetch_shards_then_read_ahead(self, loop_key: int, directory: CID, size: int | None,
                                             depth: int) -> None:

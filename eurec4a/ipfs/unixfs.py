@@ -192,15 +192,7 @@ class UnixFSReader:
 
     def links(self, cid: CID) -> list[tuple[str, CID, int | None]]:
         """``(name, cid, tsize)`` of a directory's entries, flattening HAMT shards, sorted by name."""
-        node, fs = self.node(cid)
-        if node is None or fs.type not in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD):
-            raise NotADirectoryInDAGError(f"/ipfs/{cid} is not a directory")
-        if fs.type == UNIXFS_DIRECTORY:
-            out = [(link.name or "", link.cid, link.tsize) for link in node.links]
-        else:
-            width = len(f"{(fs.fanout or 256) - 1:X}")
-            out = list(self._hamt_links(node, width))
-        return sorted(out, key=lambda item: item[0])
+        return self.known_links(cid, ())[0]
 
     def known_links(self, cid: CID, missing: type[Exception] | tuple[type[Exception], ...]
                     ) -> tuple[list[tuple[str, CID, int | None]], bool]:
@@ -210,22 +202,25 @@ class UnixFSReader:
         raises ``missing``) is skipped instead of failing the listing: ``(entries, False)``.
         """
         node, fs = self.node(cid)
-        if node is None or fs.type != UNIXFS_HAMT_SHARD:
-            return self.links(cid), True
-        width = len(f"{(fs.fanout or 256) - 1:X}")
+        if node is None or fs.type not in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD):
+            raise NotADirectoryInDAGError(f"/ipfs/{cid} is not a directory")
         skipped: list[bool] = []
-        out = list(self._hamt_links(node, width, missing, skipped))
+        if fs.type == UNIXFS_DIRECTORY:
+            out = [(link.name or "", link.cid, link.tsize) for link in node.links]
+        else:
+            width = len(f"{(fs.fanout or 256) - 1:X}")
+            out = list(self._hamt_links(node, width, missing, skipped))
         return sorted(out, key=lambda item: item[0]), not skipped
 
-    def _hamt_links(self, node: PBNode, width: int, missing: Any = (),
-                    skipped: list[bool] | None = None) -> Iterator[tuple[str, CID, int | None]]:
+    def _hamt_links(self, node: PBNode, width: int, missing: Any,
+                    skipped: list[bool]) -> Iterator[tuple[str, CID, int | None]]:
         for link in node.links:
             lname = link.name or ""
             if len(lname) == width:
                 try:
                     sub, _ = self.node(link.cid)
                 except missing:
-                    skipped.append(True)  # type: ignore[union-attr]
+                    skipped.append(True)
                     continue
                 if sub is not None:
                     yield from self._hamt_links(sub, width, missing, skipped)
