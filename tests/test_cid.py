@@ -130,3 +130,86 @@ def test_decode_pbnode_common_path_equals_the_general_decoder(data, links, edits
             return type(exc)
 
     assert outcome(decode_pbnode) == outcome(_decode_pbnode_general)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32),
+       shape=st.sampled_from([(0, "dag-pb", "base58btc"), (1, "dag-pb", "base32"), (1, "raw", "base32"),
+                              (1, "dag-cbor", "base32"), (1, "raw", "base58btc"), (1, "dag-pb", "base36")]),
+       hashfun=st.sampled_from(["sha2-256", "sha2-512"]))
+def test_cid_text_equals_str(digest, shape, hashfun):
+    """The request path's CID text is exactly multiformats' (other bases go to ``str`` itself)."""
+    from eurec4a.ipfs.codecs import cid_text
+
+    version, codec, base = shape
+    if version == 0:
+        hashfun = "sha2-256"  # a CIDv0 is a bare sha2-256 multihash
+    raw = digest * 2 if hashfun == "sha2-512" else digest
+    cid = _MFCID(base, version, codec, _mh.wrap(raw, hashfun))
+    assert cid_text(cid) == str(cid)
+
+
+def test_cid_text_keeps_leading_zero_bytes():
+    """base58btc writes each leading zero byte as a '1' (a CIDv1 in base58btc starts with ``z1``... only then)."""
+    from eurec4a.ipfs.codecs import cid_text
+
+    for digest in (bytes(32), b"\0\0" + bytes(range(1, 31)), b"\xff" * 32):
+        for cid in (_MFCID("base58btc", 0, "dag-pb", _mh.wrap(digest, "sha2-256")),
+                    _MFCID("base58btc", 1, "raw", _mh.wrap(digest, "sha2-256"))):
+            assert cid_text(cid) == str(cid)
+
+
+# ---------------------------------------------------------------- CAR headers
+
+import dag_cbor  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(digests=st.lists(st.binary(min_size=32, max_size=32), max_size=5),
+       versions=st.lists(st.sampled_from([(0, "dag-pb"), (1, "dag-pb"), (1, "raw"), (1, "dag-cbor")]),
+                         min_size=5, max_size=5))
+def test_car_header_fast_path_equals_dag_cbor(digests, versions):
+    from eurec4a.ipfs.car import header_roots
+
+    roots = [_MFCID("base58btc" if v == 0 else "base32", v, codec, _mh.wrap(d, "sha2-256"))
+             for d, (v, codec) in zip(digests, versions)]
+    raw = dag_cbor.encode({"roots": roots, "version": 1})
+    assert header_roots(raw) == dag_cbor.decode(raw)["roots"] == roots
+
+
+@pytest.mark.parametrize("header, roots", [
+    ({"roots": [], "version": 1, "x": 1}, []),  # another key: left to dag_cbor, accepted as before
+    ({"version": 1}, []),  # no roots: likewise
+    ({"roots": [], "version": 2}, None),  # another version: refused
+    ({"roots": [b"not a CID"], "version": 1}, None),
+])
+def test_car_headers_of_other_shapes_are_left_to_dag_cbor(header, roots):
+    from eurec4a.errors import CarFormatError
+    from eurec4a.ipfs.car import CarStreamParser, header_roots
+
+    raw = dag_cbor.encode(header)
+    assert header_roots(raw) is None
+    parser = CarStreamParser()
+    if roots is None:
+        with pytest.raises(CarFormatError, match="CARv1"):
+            parser.feed(_varint.encode(len(raw)) + raw)
+    else:
+        parser.feed(_varint.encode(len(raw)) + raw)
+        assert parser.roots == roots
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=120), flip=st.integers(min_value=0, max_value=120),
+       byte=st.integers(0, 255))
+def test_damaged_car_headers_never_pass_as_other_roots(cut, flip, byte):
+    """A damaged canonical header gives the original roots, ``None`` (for dag_cbor to judge), never other CIDs."""
+    from eurec4a.ipfs.car import header_roots
+    from eurec4a.ipfs.codecs import raw_cid
+
+    roots = [raw_cid(b"a"), raw_cid(b"b")]
+    raw = bytearray(dag_cbor.encode({"roots": roots, "version": 1}))
+    raw[flip % len(raw)] = byte
+    damaged = bytes(raw[:len(raw) - cut % len(raw)])
+    got = header_roots(damaged)
+    if got is not None:
+        assert got == dag_cbor.decode(damaged)["roots"]

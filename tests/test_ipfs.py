@@ -325,3 +325,76 @@ def test_fsspec_url_dispatch_uses_the_verified_filesystem(content, monkeypatch):
         with fsspec.open(f"ipfs://{root}/catalog.yml", "rb") as f:
             assert isinstance(f.fs, IPFSFileSystem)
             assert f.read() == b"sources: {}\n"
+
+
+def test_reads_leave_no_reference_cycles_holding_their_frames(content):
+    """A read's frames, and the blocks they hold, are freed when it ends, not at the next cyclic collection.
+
+    Library calls on the read path that raise and catch exceptions inside (``typing_validation``
+    in ``dag_cbor``'s header decoding and in ``multiformats``' base encoders) left cycles whose
+    tracebacks pinned the frame parsing each answer, with every block it brought: a load of a
+    few large chunks allocates too few objects to trigger the collector, so they piled up.
+    """
+    import gc
+    import types
+
+    root, blocks = content
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw)
+        fs.cat(f"ipfs://{root}/catalog.yml")  # the first request of a session builds what stays (session...)
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for path in ("sub/data.bin", "many/0.123", "sub/.zattrs"):  # a CAR of many blocks, a HAMT, a small file
+                assert fs.cat(f"ipfs://{root}/{path}")
+            gc.collect()
+            pinned = sorted({f"{o.f_code.co_name} ({o.f_code.co_filename.rsplit('/', 1)[-1]})" for o in gc.garbage
+                             if isinstance(o, types.FrameType) and "eurec4a" in o.f_code.co_filename
+                             and "testing" not in o.f_code.co_filename})  # not the gateway serving them
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert gw.count() >= 4  # the reads did go to the gateway
+    assert pinned == []
+
+
+def test_write_behind_never_holds_more_than_its_bound(tmp_path, monkeypatch):
+    """Concurrent reads wait for the writer before they queue, so the queue stays within its bound.
+
+    Checking only after queueing let every read in flight add on top of a full queue (8 reads
+    of 4 MiB chunks held 64 MiB for a bound of 32). The writer is slowed down here (a
+    sleep before each pack) so that the queue fills up.
+    """
+    from eurec4a.ipfs import filesystem as module
+
+    tree = tmp_path / "files"
+    tree.mkdir()
+    files = {f"f{i}": bytes([i]) * 100_000 for i in range(16)}  # two blocks each (64 KiB chunks)
+    for name, data in files.items():
+        (tree / name).write_bytes(data)
+    store = MemoryBlockStore()
+    root = import_directory(tree, store, "unixfs-v1-2025", chunk_size=65536)
+    bound = 256 * 1024
+    monkeypatch.setattr(module, "WRITE_BEHIND_BYTES", bound)
+    slow_put_many = BlockCache.put_many
+
+    def put_many(self, batch, verify=True):
+        import time
+
+        time.sleep(0.02)
+        return slow_put_many(self, batch, verify=verify)
+
+    monkeypatch.setattr(BlockCache, "put_many", put_many)
+    with TrustlessGateway(dict(store.blocks)) as gw:
+        fs = _fs(gw, cache_dir=str(tmp_path / "cache"))
+        queued = []
+        put_later = fs.cache.put_later
+        fs.cache.put_later = lambda blocks, verify=True: queued.append(put_later(blocks, verify)) or queued[-1]
+        got = fs.cat([f"ipfs://{root}/{name}" for name in files])  # concurrently
+        assert fs.cache.flush(timeout=30)
+    assert {path.rsplit("/", 1)[-1]: data for path, data in got.items()} == files
+    assert len(queued) == len(files) and max(queued) <= bound
+    again = _fs(gw, cache_dir=str(tmp_path / "cache"))  # all on disk: no gateway needed
+    assert again.cat(f"ipfs://{root}/f7") == files["f7"]

@@ -37,7 +37,8 @@ from multiformats import CID, varint
 from eurec4a.errors import CarFormatError
 from eurec4a.ipfs.codecs import cid_from_bytes, read_varint, verify_block
 
-__all__ = ["CarWriter", "CarReader", "CarStreamParser", "read_car", "write_car", "MAX_BLOCK_SIZE", "MAX_NETWORK_SECTION"]
+__all__ = ["CarWriter", "CarReader", "CarStreamParser", "header_roots", "read_car", "write_car", "MAX_BLOCK_SIZE",
+           "MAX_NETWORK_SECTION"]
 
 #: A section longer than this is not a block any implementation writes (kubo caps
 #: blocks at 2 MiB, the spec's soft limit); refusing it bounds memory on bad input.
@@ -143,6 +144,64 @@ def _split_cid(section: bytes) -> tuple[CID, int]:
     return cid_from_bytes(section[:end]), end
 
 
+#: The canonical DAG-CBOR encoding of a CARv1 header (``{"roots": [...], "version": 1}``,
+#: keys in DAG-CBOR's order) around its roots: what kubo, boxo and go-car write.
+_HEADER_START = b"\xa2\x65roots"
+_HEADER_END = b"\x67version\x01"
+#: A root in it: tag 42, a byte string of 24-255 bytes, the identity multibase prefix.
+_ROOT_START = b"\xd8\x2a\x58"
+
+
+def header_roots(raw: bytes) -> list[CID] | None:
+    """The roots of a CARv1 header in its canonical encoding; ``None`` for any other encoding.
+
+    Written here rather than calling ``dag_cbor.decode`` for every header: that function
+    checks its argument types with ``typing_validation``, which raises and catches
+    ``TypeError``\ s inside, and those exceptions end up in reference cycles whose
+    tracebacks pin the caller's frames. For a gateway answer that is the frame parsing it,
+    with every block the answer brought: they stayed in memory until the cyclic garbage
+    collector ran, which a load of a few large chunks allocates too few objects to trigger
+    (64 chunks of 4 MiB: the blocks of every answer were still held when dask assembled
+    the result). Every CAR answer starts with a header, so the canonical one (the only one
+    implementations write) is read here in a few slices; anything else, valid or not, is
+    left to ``dag_cbor`` (returns ``None``).
+
+    Examples
+    --------
+    >>> from eurec4a.ipfs.codecs import raw_cid
+    >>> header_roots(dag_cbor.encode({"roots": [raw_cid(b"hi")], "version": 1})) == [raw_cid(b"hi")]
+    True
+    >>> header_roots(dag_cbor.encode({"version": 1, "roots": []})) == []
+    True
+    >>> header_roots(dag_cbor.encode({"roots": [], "version": 2})) is None  # for dag_cbor to refuse
+    True
+    """
+    if not raw.startswith(_HEADER_START):
+        return None
+    try:
+        pos = len(_HEADER_START)
+        count = raw[pos] - 0x80  # an array of at most 23 roots: its length in the initial byte
+        if not 0 <= count <= 23:
+            return None
+        pos += 1
+        roots = []
+        for _ in range(count):
+            if raw[pos:pos + 3] != _ROOT_START:
+                return None
+            end = pos + 4 + raw[pos + 3]
+            if raw[pos + 4] != 0 or end > len(raw):
+                return None
+            binary = bytes(raw[pos + 5:end])
+            cid, used = _split_cid(binary)
+            if used != len(binary):
+                return None
+            roots.append(cid)
+            pos = end
+    except Exception:  # noqa: BLE001 - truncated or malformed (any codec's error): dag_cbor says what is wrong
+        return None
+    return roots if raw[pos:] == _HEADER_END else None
+
+
 class CarReader:
     """Iterate over the ``(cid, block)`` sections of a CARv1 stream.
 
@@ -165,15 +224,20 @@ class CarReader:
         length = _read_uvarint(fileobj)
         if length is None or length > MAX_SECTION:
             raise CarFormatError(f"not a CAR archive{self._where()}: missing or oversized header")
+        raw = _read_exact(fileobj, length)
+        fast = header_roots(raw)
+        if fast is not None:
+            self.roots: list[CID] = fast
+            return
         try:
-            header = dag_cbor.decode(_read_exact(fileobj, length))
+            header = dag_cbor.decode(raw)
         except CarFormatError:
             raise
         except Exception as exc:
             raise CarFormatError(f"not a CAR archive{self._where()}: header is not DAG-CBOR ({exc})") from exc
         if not isinstance(header, dict) or header.get("version") != 1:
             raise CarFormatError(f"not a CARv1 archive{self._where()}: header {header!r}")
-        self.roots: list[CID] = list(header.get("roots") or [])
+        self.roots = list(header.get("roots") or [])
 
     def _where(self) -> str:
         return f" from {self.source}" if self.source else ""
@@ -298,6 +362,9 @@ class CarStreamParser:
         return out
 
     def _header(self, raw: bytes) -> list[CID]:
+        fast = header_roots(raw)  # nearly every header; see there why not dag_cbor
+        if fast is not None:
+            return fast
         try:
             header = dag_cbor.decode(raw)
         except Exception as exc:
