@@ -398,3 +398,44 @@ def test_write_behind_never_holds_more_than_its_bound(tmp_path, monkeypatch):
     assert len(queued) == len(files) and max(queued) <= bound
     again = _fs(gw, cache_dir=str(tmp_path / "cache"))  # all on disk: no gateway needed
     assert again.cat(f"ipfs://{root}/f7") == files["f7"]
+
+
+def _read_in_forked_child(url: str, path: str, cache_dir: str, results) -> None:
+    try:
+        fs = IPFSFileSystem(gateways=[url], cache_dir=cache_dir, skip_instance_cache=True)
+        results.put("ok" if fs.cat(path) == PAYLOAD else "other bytes")
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX only")
+# forking a process whose assembly pool has threads is the very case tested (Python 3.12+ warns of it)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_large_files_are_assembled_in_the_packages_pool_even_after_a_fork(content, tmp_path):
+    """Large reads run in the package's own small pool (one malloc arena per thread), and a forked child gets a new one.
+
+    A pool inherited over ``fork`` has no threads in the child and would take work and
+    never run it: the child's read would hang.
+    """
+    import multiprocessing
+    import threading
+
+    root, blocks = content
+    path = f"ipfs://{root}/sub/data.bin"  # 1 MiB: assembled in a thread
+    with TrustlessGateway(blocks) as gw:
+        fs = _fs(gw, cache_dir=str(tmp_path / "parent"))
+        threads = []
+        read = fs.reader.read
+        fs.reader.read = lambda *a: threads.append(threading.current_thread().name) or read(*a)
+        assert fs.cat(path) == PAYLOAD  # cold: fetched, then assembled
+        assert fs.cat(path) == PAYLOAD  # warm: read back and assembled
+        assert threads and all(name.startswith("eurec4a-assemble") for name in threads)
+        ctx = multiprocessing.get_context("fork")
+        results = ctx.Queue()
+        child = ctx.Process(target=_read_in_forked_child, args=(gw.url, path, str(tmp_path / "child"), results))
+        child.start()
+        child.join(60)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive and child.exitcode == 0 and results.get(timeout=5) == "ok"
