@@ -145,8 +145,9 @@ READ_AHEAD_MAX_BYTES = 64 * 1024 * 1024
 #: least one always runs.
 READ_AHEAD_BYTES = 32 * 1024 * 1024
 #: Files at least this large (bytes, as their parent announces) are assembled from their
-#: blocks in a worker thread (see :data:`ASSEMBLY_THREADS`): hashing and copying megabytes run beside the event
-#: loop (and each other, as ``hashlib`` and ``os.pread`` release the GIL) instead of in it.
+#: blocks in a worker thread (see :data:`ASSEMBLY_THREADS`): hashing and copying megabytes
+#: run beside the event loop (and each other, as ``hashlib`` and ``os.pread`` release the
+#: GIL) instead of in it.
 THREAD_READ_BYTES = 1024 * 1024
 #: Threads assembling those files (a pool of this package's own, not asyncio's default
 #: executor). Each thread that allocates megabyte buffers gets a malloc arena of its own,
