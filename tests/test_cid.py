@@ -213,3 +213,25 @@ def test_damaged_car_headers_never_pass_as_other_roots(cut, flip, byte):
     got = header_roots(damaged)
     if got is not None:
         assert got == dag_cbor.decode(damaged)["roots"]
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32),
+       shape=st.sampled_from([(0, "dag-pb", "base58btc"), (1, "dag-pb", "base32"), (1, "raw", "base32"),
+                              (1, "dag-cbor", "base32"), (1, "raw", "base58btc"), (1, "dag-pb", "base36")]),
+       edit=st.one_of(st.none(), st.tuples(st.integers(0, 60), st.characters(codec="ascii"))))
+def test_cid_from_text_equals_multiformats_or_defers(digest, shape, edit):
+    """The fast text decoder gives multiformats' CID, or ``None`` (never another CID), on valid and damaged text."""
+    from eurec4a.ipfs.codecs import cid_from_text
+
+    version, codec, base = shape
+    text = str(_MFCID(base, version, codec, _mh.wrap(digest, "sha2-256")))
+    if edit is not None:
+        at, char = edit
+        text = text[:at % len(text)] + char + text[at % len(text) + 1:]
+    got = cid_from_text(text)
+    if got is not None:
+        expected = _MFCID.decode(text)
+        assert got == expected and str(got) == text and got.codec == expected.codec
+    elif edit is None:  # the canonical forms of the usual shapes always take the fast path
+        assert (version, base) not in {(0, "base58btc"), (1, "base32")}

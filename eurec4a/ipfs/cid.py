@@ -20,7 +20,7 @@ from __future__ import annotations
 from multiformats import CID
 
 from eurec4a.errors import InvalidCIDError
-from eurec4a.ipfs.codecs import MAX_IDENTITY_DIGEST
+from eurec4a.ipfs.codecs import MAX_IDENTITY_DIGEST, cid_from_text
 
 __all__ = ["parse_cid", "ACCEPTED_FORMS"]
 
@@ -85,7 +85,7 @@ def parse_cid(value: object) -> CID:
         )
     text = text.rstrip("/")
     try:
-        cid = CID.decode(text)
+        cid = cid_from_text(text) or CID.decode(text)  # the usual shapes without multiformats' checks
     except Exception:  # multiformats raises several types (ValueError, KeyError, its own)
         raise InvalidCIDError(
             f"{value!r} is not a valid IPFS content identifier (CID): {_why_not(text)}. "

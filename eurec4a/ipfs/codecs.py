@@ -25,6 +25,7 @@ b'\\x08\\x01'
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import functools
 import hashlib
@@ -58,6 +59,7 @@ __all__ = [
     "unixfs_leaf_payload",
     "cid_from_bytes",
     "cid_text",
+    "cid_from_text",
     "read_varint",
     "MAX_IDENTITY_DIGEST",
     "encode_unixfs",
@@ -393,6 +395,44 @@ def cid_text(cid: CID) -> str:
     if name == "base58btc":
         return "z" + _base58btc(raw)
     return str(cid)
+
+
+_BASE58BTC_VALUES = {char: value for value, char in enumerate(_BASE58BTC)}
+
+
+def cid_from_text(text: str) -> CID | None:
+    """The CID ``text`` writes, when it is a sha2-256 CIDv0 or a CIDv1 (dag-pb, raw, dag-cbor) in base32; else ``None``.
+
+    The counterpart of :func:`cid_text`, for the same reason (``CID.decode`` of a string
+    checks its argument with ``typing_validation``, whose internal exceptions pin the
+    caller's frames in reference cycles). Only the canonical text of those shapes is read
+    here (the result is printed again and compared); anything else, valid or not, gives
+    ``None``, and the caller asks ``CID.decode``, which also says what is wrong.
+
+    Examples
+    --------
+    >>> cid = raw_cid(b"hello")
+    >>> cid_from_text(str(cid)) == cid
+    True
+    >>> cid_from_text("not a CID") is None
+    True
+    """
+    try:
+        if len(text) == 46 and text.startswith("Qm"):  # CIDv0: 34 bytes in base58btc
+            number = 0
+            for char in text:
+                number = number * 58 + _BASE58BTC_VALUES[char]
+            raw = number.to_bytes(34, "big")
+        elif len(text) == 59 and text.startswith("b"):  # CIDv1 of a 32-byte digest: 36 bytes in base32
+            raw = base64.b32decode(text[1:] + "======", casefold=True)
+        else:
+            return None
+    except (KeyError, ValueError, OverflowError, binascii.Error):
+        return None
+    if _FAST_CIDS.get(raw[:2] if len(raw) == 34 else raw[:4]) is None:
+        return None
+    cid = cid_from_bytes(raw)
+    return cid if cid_text(cid) == text else None
 
 
 def pbnode_has_links(block: bytes) -> bool:

@@ -750,7 +750,7 @@ class IPFSFileSystem(AsyncFileSystem):
                 root = parse_cid(parts[0])
             except InvalidCIDError as exc:
                 raise InvalidCIDPathError(f"{key!r} does not start with a valid CID: {exc}") from None
-            root_hit = (root, str(root))
+            root_hit = (root, cid_text(root))
             self._roots.put(parts[0], root_hit)
         root, text = root_hit
         out = (root, parts[1:], "/".join([text] + parts[1:]))
