@@ -157,7 +157,7 @@ def header_roots(raw: bytes) -> list[CID] | None:
 
     Written here rather than calling ``dag_cbor.decode`` for every header: that function
     checks its argument types with ``typing_validation``, which raises and catches
-    ``TypeError``\ s inside, and those exceptions end up in reference cycles whose
+    ``TypeError`` exceptions inside, and those exceptions end up in reference cycles whose
     tracebacks pin the caller's frames. For a gateway answer that is the frame parsing it,
     with every block the answer brought: they stayed in memory until the cyclic garbage
     collector ran, which a load of a few large chunks allocates too few objects to trigger

@@ -373,7 +373,7 @@ def cid_text(cid: CID) -> str:
 
     Written here rather than calling ``str(cid)`` on the path of every request:
     ``multiformats`` encodes through ``bases``, which checks its arguments with
-    ``typing_validation`` on every call (~0.1 ms), raising and catching ``TypeError``\ s
+    ``typing_validation`` on every call (~0.1 ms), raising and catching ``TypeError`` exceptions
     inside; those exceptions land in reference cycles whose tracebacks pin the caller's
     frames until the cyclic garbage collector runs. The result is the same string
     (``tests/test_cid.py`` compares them on random CIDs), in a few microseconds.
