@@ -415,7 +415,9 @@ def test_large_files_are_assembled_in_the_packages_pool_even_after_a_fork(conten
     """Large reads run in the package's own small pool (one malloc arena per thread), and a forked child gets a new one.
 
     A pool inherited over ``fork`` has no threads in the child and would take work and
-    never run it: the child's read would hang.
+    never run it: the child's read would hang. So would fsspec's event loop with fsspec
+    2024.12 (the oldest supported, run by ``.ci/test-min-versions.sh``), which keeps it
+    across ``fork``: this test hung there until the package reset it.
     """
     import multiprocessing
     import threading

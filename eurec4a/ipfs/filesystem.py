@@ -67,6 +67,7 @@ import weakref
 from typing import Any, Callable
 
 import aiohttp
+from fsspec import asyn as fsspec_asyn
 from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 from fsspec.spec import AbstractBufferedFile
@@ -174,16 +175,21 @@ def _assembler() -> concurrent.futures.ThreadPoolExecutor:
         return _assembly_pool
 
 
-def _forget_assembler_after_fork() -> None:
-    # a forked child (dask's fork start method) has none of the parent's pool threads; a
-    # pool it inherited would take work and never run it
+def _forget_threads_after_fork() -> None:
+    # a forked child (dask's fork start method, multiprocessing) has none of the parent's
+    # threads: a pool it inherited would take work and never run it
     global _assembly_pool, _assembly_lock
     _assembly_lock = threading.Lock()
     _assembly_pool = None
+    if not hasattr(fsspec_asyn, "reset_after_fork"):
+        # the same for fsspec's event loop thread, which every read of this filesystem
+        # waits on: fsspec 2024.12 (the oldest supported) has `reset_lock` for a forked
+        # child but does not call it itself, and a child's first read hung there
+        fsspec_asyn.reset_lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_assembler_after_fork)
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 async def _in_assembly_thread(op: Callable[[], Any]) -> Any:
