@@ -1018,8 +1018,8 @@ class BlockCache:
         The blocks are found by :meth:`get` and ``in`` at once (by every cache object
         of this folder in this process) and are on disk after :meth:`flush`, or when
         the process ends normally; several queued blocks are written as one pack. A
-        caller whose blocks would take :meth:`queued_bytes` past :data:`WRITE_BEHIND_BYTES`
-        waits in :meth:`flush` before it queues them (the gateway client does).
+        caller that sees more than :data:`WRITE_BEHIND_BYTES` queued waits in
+        :meth:`flush` before it queues more (the gateway client does).
 
         Parameters
         ----------
@@ -1056,19 +1056,6 @@ class BlockCache:
         if not wanted:
             return 0
         return _write_behind(self._blocks).add(self, wanted)
-
-    def queued_bytes(self) -> int:
-        """Bytes of blocks queued by :meth:`put_later` (by any cache object of this folder) not yet on disk.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> BlockCache(tempfile.mkdtemp()).queued_bytes()
-        0
-        """
-        queue = _write_behind(self._blocks)
-        with queue.lock:
-            return queue.nbytes
 
     def flush(self, limit: int = 0, timeout: float | None = None) -> bool:
         """Wait until at most ``limit`` bytes of blocks queued by :meth:`put_later` are unwritten.
@@ -1397,10 +1384,6 @@ class Cache:
     def put_later(self, blocks: list[tuple[CID, bytes]], verify: bool = True) -> int:
         """Queue blocks for a background write; the bytes queued (see :meth:`BlockCache.put_later`)."""
         return self.blocks.put_later(blocks, verify=verify)
-
-    def queued_bytes(self) -> int:
-        """Bytes of blocks queued for a background write and not yet on disk (see :meth:`BlockCache.queued_bytes`)."""
-        return self.blocks.queued_bytes()
 
     def flush(self, limit: int = 0, timeout: float | None = None) -> bool:
         """Wait for queued block writes (see :meth:`BlockCache.flush`)."""

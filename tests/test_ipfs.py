@@ -360,46 +360,6 @@ def test_reads_leave_no_reference_cycles_holding_their_frames(content):
     assert pinned == []
 
 
-def test_write_behind_never_holds_more_than_its_bound(tmp_path, monkeypatch):
-    """Concurrent reads wait for the writer before they queue, so the queue stays within its bound.
-
-    Checking only after queueing let every read in flight add on top of a full queue (8 reads
-    of 4 MiB chunks held 64 MiB for a bound of 32). The writer is slowed down here (a
-    sleep before each pack) so that the queue fills up.
-    """
-    from eurec4a.ipfs import filesystem as module
-
-    tree = tmp_path / "files"
-    tree.mkdir()
-    files = {f"f{i}": bytes([i]) * 100_000 for i in range(16)}  # two blocks each (64 KiB chunks)
-    for name, data in files.items():
-        (tree / name).write_bytes(data)
-    store = MemoryBlockStore()
-    root = import_directory(tree, store, "unixfs-v1-2025", chunk_size=65536)
-    bound = 256 * 1024
-    monkeypatch.setattr(module, "WRITE_BEHIND_BYTES", bound)
-    slow_put_many = BlockCache.put_many
-
-    def put_many(self, batch, verify=True):
-        import time
-
-        time.sleep(0.02)
-        return slow_put_many(self, batch, verify=verify)
-
-    monkeypatch.setattr(BlockCache, "put_many", put_many)
-    with TrustlessGateway(dict(store.blocks)) as gw:
-        fs = _fs(gw, cache_dir=str(tmp_path / "cache"))
-        queued = []
-        put_later = fs.cache.put_later
-        fs.cache.put_later = lambda blocks, verify=True: queued.append(put_later(blocks, verify)) or queued[-1]
-        got = fs.cat([f"ipfs://{root}/{name}" for name in files])  # concurrently
-        assert fs.cache.flush(timeout=30)
-    assert {path.rsplit("/", 1)[-1]: data for path, data in got.items()} == files
-    assert len(queued) == len(files) and max(queued) <= bound
-    again = _fs(gw, cache_dir=str(tmp_path / "cache"))  # all on disk: no gateway needed
-    assert again.cat(f"ipfs://{root}/f7") == files["f7"]
-
-
 def _read_in_forked_child(url: str, path: str, cache_dir: str, results) -> None:
     try:
         fs = IPFSFileSystem(gateways=[url], cache_dir=cache_dir, skip_instance_cache=True)

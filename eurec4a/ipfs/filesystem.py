@@ -509,19 +509,14 @@ class IPFSFileSystem(AsyncFileSystem):
     async def _store_later(self, blocks: list[tuple[CID, bytes]]) -> None:
         """Hand verified blocks to the cache's background writer (see :meth:`eurec4a.cache.BlockCache.put_later`).
 
-        A read goes on at once, unless its blocks would take the queue past
-        :data:`~eurec4a.cache.WRITE_BEHIND_BYTES`: then it waits for the writer *before*
-        it queues them (an empty queue takes any read). Checking after queueing let every
-        concurrent read add on top of a full queue: 8 reads of 4 MiB chunks held twice the
-        limit while dask assembled the result (tracemalloc: 64 MiB of blocks at the peak).
-        The check and the queueing run with no ``await`` between them, so reads on one
-        event loop cannot overshoot together.
+        A read goes on at once; it waits only while the writer is more than
+        :data:`~eurec4a.cache.WRITE_BEHIND_BYTES` behind (memory stays bounded). The
+        blocks are queued first, so every cache object of the folder finds them at once
+        (a read that waited before queueing hid its blocks from a second filesystem
+        meanwhile, which then fetched them again).
         """
-        incoming = sum(len(data) for _, data in blocks)
-        room = max(WRITE_BEHIND_BYTES - incoming, 0)
-        while self.cache.queued_bytes() > room:
-            await asyncio.to_thread(self.cache.flush, room)
-        self.cache.put_later(blocks, verify=False)  # verified on arrival
+        if self.cache.put_later(blocks, verify=False) > WRITE_BEHIND_BYTES:  # verified on arrival
+            await asyncio.to_thread(self.cache.flush, WRITE_BEHIND_BYTES // 2)
 
     def _write_blocks(self, blocks: list[tuple[CID, bytes]]) -> bool:
         # one file for a lone block, packs for many: creating files, not writing bytes,
