@@ -689,6 +689,11 @@ def test_a_sharded_directory_read_whole_becomes_one_stream(tmp_path):
         assert gw.count() <= 2 * filesystem.PREFETCH_TRIGGER + 8 < count
         _at_most_the_data_and_its_shards(fs, gw, blocks, expected, var)
         before = gw.count()
+        for _ in range(30):  # read-ahead the load started may still be finishing: let it settle
+            time.sleep(0.3)
+            if gw.count() == before:
+                break
+            before = gw.count()
         assert _load_like_dask(_fs([gw.url], tmp_path), root, names) == expected
         assert gw.count() == before  # all of it is in the cache
 
